@@ -1,0 +1,48 @@
+"""Where things live: the shipped bank and proofs, the user's data directory."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _shipped(name: str) -> Path:
+    # Installed from a wheel the folder sits inside the package; in a source
+    # checkout (editable install, tests) it sits beside the package.
+    inside = _PACKAGE / name
+    return inside if inside.is_dir() else _PACKAGE.parent / name
+
+
+def questions_dir() -> Path:
+    return _shipped("questions")
+
+
+def demos_dir() -> Path:
+    return _shipped("demos")
+
+
+def data_home() -> Path:
+    """QUIZCNN_HOME, else the platform's user data directory."""
+    override = os.environ.get("QUIZCNN_HOME")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "quizcnn"
+
+
+def database_path() -> Path:
+    return data_home() / "quizcnn.db"
+
+
+def user_bank_dirs() -> list[Path]:
+    """QUIZCNN_BANK: extra topic folders, separated like PATH."""
+    raw = os.environ.get("QUIZCNN_BANK", "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
