@@ -133,11 +133,15 @@ class Proof:
 
     def below(self, key: str, text: str, measured: Any, bound: float) -> bool:
         m = _num(measured)
-        return self._add(Claim(key, text, m, float(bound), "<", 0.0, math.isfinite(m) and m < bound))
+        return self._add(
+            Claim(key, text, m, float(bound), "<", 0.0, math.isfinite(m) and m < bound)
+        )
 
     def above(self, key: str, text: str, measured: Any, bound: float) -> bool:
         m = _num(measured)
-        return self._add(Claim(key, text, m, float(bound), ">", 0.0, math.isfinite(m) and m > bound))
+        return self._add(
+            Claim(key, text, m, float(bound), ">", 0.0, math.isfinite(m) and m > bound)
+        )
 
     def holds(self, key: str, text: str, condition: Any, detail: str = "") -> bool:
         ok = bool(condition)
@@ -197,7 +201,9 @@ def prepare_torch(device: str) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def execute(name: str, title: str, run, device: str = "cpu", seed: int = DEFAULT_SEED) -> ProofResult:
+def execute(
+    name: str, title: str, run, device: str = "cpu", seed: int = DEFAULT_SEED
+) -> ProofResult:
     """Run one proof function and collect its result; an exception becomes ``error``."""
     import torch
 
@@ -255,7 +261,9 @@ def main(run, doc: str | None) -> None:
         print(f"{title}  [{result.device}, seed {result.seed}, {result.seconds:.2f} s]")
         for c in result.claims:
             mark = "PASS" if c.passed else "FAIL"
-            print(f"  {mark}  {c.text}: measured {format_measured(c.measured)}, expected {describe_expected(c)}")
+            print(
+                f"  {mark}  {c.text}: measured {format_measured(c.measured)}, expected {describe_expected(c)}"
+            )
         if result.error:
             print(f"  ERROR  {result.error}")
     sys.exit(0 if result.passed else 1)

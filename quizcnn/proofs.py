@@ -32,6 +32,12 @@ class ProofInfo:
     path: Path
 
 
+def proof_names(directory: Path | None = None) -> set[str]:
+    """The names of the proofs, from file names alone (cheap: for bank validation)."""
+    directory = directory or demos_dir()
+    return {p.stem for p in directory.glob("*.py") if NAME_RE.match(p.stem)}
+
+
 def available(directory: Path | None = None) -> dict[str, ProofInfo]:
     """Every proof file, by name, read without importing (so without torch)."""
     directory = directory or demos_dir()

@@ -1,0 +1,594 @@
+"""The question bank: YAML topic files -> validated cards, topics and aliases.
+
+Files are read with PyYAML's safe loader (the C one where available) as a node
+tree, so every error can name its file, line and column. Validation collects
+*every* problem rather than stopping at the first, because an author fixing a
+bank wants the whole list at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from quizcnn.paths import questions_dir, user_bank_dirs
+from quizcnn.proofs import proof_names
+
+try:  # the C loader is several times faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+FORMAT_VERSION = 1
+KINDS = ("recall", "choice", "numeric")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+TOPIC_KEYS = {"format_version", "topic", "title", "aliases", "cards"}
+CARD_KEYS = {
+    "id",
+    "kind",
+    "question",
+    "answer",
+    "explanation",
+    "choices",
+    "correct",
+    "value",
+    "tolerance",
+    "unit",
+    "generator",
+    "proof",
+    "sources",
+    "tags",
+}
+REQUIRED_CARD_KEYS = ("id", "kind", "question", "answer", "explanation")
+# YAML double-quoted escapes that turn a LaTeX command into a control character:
+# "\frac" is a form feed then "rac", "\beta" a backspace, "\nabla" a newline.
+_ESCAPE_NAMES = {
+    "0": "a NUL byte",
+    "a": "a bell",
+    "b": "a backspace",
+    "t": "a tab",
+    "n": "a newline",
+    "v": "a vertical tab",
+    "f": "a form feed",
+    "r": "a carriage return",
+    "e": "an escape",
+}
+_LATEX_ESCAPE_RE = re.compile(r"\\([0abtnvfre])(?=[A-Za-z])")
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    topic: str
+    kind: str
+    question: str
+    answer: str
+    explanation: str
+    choices: tuple[str, ...] = ()
+    correct: str | None = None
+    value: float | None = None
+    tolerance: float | None = None
+    unit: str | None = None
+    generator: str | None = None
+    proof: str | None = None
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    path: Path = field(default=Path("."), compare=False)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    title: str
+    aliases: tuple[str, ...]
+    cards: tuple[Card, ...]
+    path: Path
+
+
+@dataclass(frozen=True)
+class BankIssue:
+    """One problem in a bank file, printed as ``path:line:col: card-id: message``."""
+
+    path: Path
+    line: int
+    column: int
+    card_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.card_id}: {self.message}"
+
+
+class BankError(Exception):
+    """The bank has problems; ``issues`` lists every one of them in file order."""
+
+    def __init__(self, issues: Sequence[BankIssue]):
+        self.issues = list(issues)
+        super().__init__(f"{len(self.issues)} problem(s) in the question bank")
+
+
+class UnknownName(LookupError):
+    """A topic, alias or card id that the bank does not have."""
+
+    def __init__(self, name: str, suggestions: Sequence[str]):
+        self.name = name
+        self.suggestions = list(suggestions)
+        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"no topic, alias or card id named {name!r}{hint}")
+
+
+@dataclass
+class Bank:
+    topics: dict[str, Topic]
+    cards: list[Card]  # bank order: topic files in order, cards in file order
+    warnings: list[BankIssue] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.by_id = {card.id: card for card in self.cards}
+        self.aliases = {a: t.name for t in self.topics.values() for a in t.aliases}
+
+    def topic_of(self, name: str) -> Topic | None:
+        """A topic by its name or one of its aliases (case-insensitive)."""
+        key = name.lower()
+        return self.topics.get(key) or self.topics.get(self.aliases.get(key, ""))
+
+    def find(self, name: str) -> list[Card]:
+        """The cards a user means by a topic, an alias or a card id."""
+        topic = self.topic_of(name)
+        if topic is not None:
+            return list(topic.cards)
+        card = self.by_id.get(name.lower())
+        if card is not None:
+            return [card]
+        raise UnknownName(name, self.suggest(name))
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        names = [*self.topics, *self.aliases, *self.by_id]
+        return difflib.get_close_matches(name.lower(), names, n=n, cutoff=0.5)
+
+    def select(self, topics: Iterable[str] = (), tags: Iterable[str] = ()) -> list[Card]:
+        """Cards of the given topics (names or aliases) and tags, in bank order."""
+        wanted_topics = set()
+        for name in topics:
+            topic = self.topic_of(name)
+            if topic is None:
+                raise UnknownName(
+                    name, difflib.get_close_matches(name, [*self.topics, *self.aliases])
+                )
+            wanted_topics.add(topic.name)
+        wanted_tags = set(tags)
+        return [
+            c
+            for c in self.cards
+            if (not wanted_topics or c.topic in wanted_topics)
+            and (not wanted_tags or wanted_tags.intersection(c.tags))
+        ]
+
+
+def bank_dirs(extra: Sequence[Path] = (), include_builtin: bool = True) -> list[Path]:
+    """The built-in bank, then QUIZCNN_BANK folders, then --bank folders."""
+    dirs = [questions_dir()] if include_builtin else []
+    for d in [*user_bank_dirs(), *extra]:
+        if d not in dirs:
+            dirs.append(d)
+    return dirs
+
+
+def load_bank(
+    extra: Sequence[Path] = (),
+    *,
+    include_builtin: bool = True,
+    strict: bool = False,
+    demos: Path | None = None,
+) -> Bank:
+    """Read and validate every topic file; raise BankError listing all problems."""
+    checker = _Checker(proof_names(demos), strict)
+    for directory in bank_dirs(extra, include_builtin):
+        checker.load_dir(Path(directory))
+    checker.check_across_topics()
+    if checker.issues:
+        raise BankError(checker.issues)
+    cards = [c for t in checker.topics for c in t.cards]
+    return Bank({t.name: t for t in checker.topics}, cards, checker.warnings)
+
+
+class _Checker:
+    """Walks YAML node trees, building cards and collecting every issue."""
+
+    def __init__(self, proofs: set[str], strict: bool):
+        from quizcnn.generators import GENERATORS
+
+        self.proofs = proofs
+        self.generators = set(GENERATORS)
+        self.strict = strict
+        self.issues: list[BankIssue] = []
+        self.warnings: list[BankIssue] = []
+        self.topics: list[Topic] = []
+        self.seen_ids: dict[str, tuple[Path, yaml.Node]] = {}
+        self.path = Path(".")
+        self.text = ""
+        # where each topic's name and aliases were written, for cross-topic errors
+        self._alias_nodes: dict[str, tuple[Path, yaml.Node | None, yaml.Node | None]] = {}
+
+    # -- reporting --------------------------------------------------------
+    def error(self, node: yaml.Node | None, card_id: str, message: str, index: int | None = None):
+        self.issues.append(self._issue(node, card_id, message, index))
+
+    def warn(self, node: yaml.Node | None, card_id: str, message: str):
+        self.warnings.append(self._issue(node, card_id, message, None))
+
+    def _issue(self, node, card_id, message, index) -> BankIssue:
+        if index is not None:  # an exact character inside a scalar
+            line = self.text.count("\n", 0, index) + 1
+            column = index - (self.text.rfind("\n", 0, index) + 1) + 1
+        elif node is not None:
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        else:
+            line, column = 1, 1
+        return BankIssue(self.path, line, column, card_id or "-", message)
+
+    # -- files ------------------------------------------------------------
+    def load_dir(self, directory: Path) -> None:
+        if not directory.is_dir():
+            self.path = directory
+            self.error(None, "-", "bank folder does not exist or is not a folder")
+            return
+        files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+        if not files:
+            self.path = directory
+            self.error(None, "-", "bank folder holds no .yaml topic files")
+        for path in files:
+            self.load_file(path)
+
+    def load_file(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.error(None, "-", f"cannot read the file: {exc}")
+            return
+        loader = _Loader(self.text)
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            self._yaml_syntax_error(exc)
+            return
+        except yaml.YAMLError as exc:
+            self.error(None, "-", f"YAML error: {exc}")
+            return
+        finally:
+            loader.dispose()
+        self.loader = loader
+        self.check_topic(path, root)
+
+    def _yaml_syntax_error(self, exc: yaml.MarkedYAMLError) -> None:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        message = f"YAML syntax error: {problem}"
+        if exc.context:
+            message += f" ({exc.context})"
+        if "escape character" in problem:
+            message += (
+                "; write LaTeX in single quotes or a block scalar (| or >), not in double quotes"
+            )
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        self.issues.append(BankIssue(self.path, line, column, "-", message))
+
+    # -- topic level ------------------------------------------------------
+    def check_topic(self, path: Path, root: yaml.Node | None) -> None:
+        if not isinstance(root, yaml.MappingNode):
+            self.error(
+                root, "-", "a topic file must be a mapping with format_version, topic, title, cards"
+            )
+            return
+        fields = self.mapping(root, "-", TOPIC_KEYS, "topic file")
+        version = fields.get("format_version")
+        if version is None:
+            self.error(root, "-", "missing required key 'format_version' (use 1)")
+        elif self.scalar(version, "-", "format_version", int) != FORMAT_VERSION:
+            self.error(version, "-", f"format_version must be {FORMAT_VERSION}")
+        name = self.required_str(root, fields, "topic", "-")
+        if name is not None and not TOPIC_RE.match(name):
+            self.error(fields["topic"], "-", f"topic {name!r} must be a lowercase slug")
+        elif name is not None and name != path.stem:
+            self.error(
+                fields["topic"], "-", f"topic {name!r} must match the file name {path.stem!r}"
+            )
+        title = self.required_str(root, fields, "title", "-")
+        aliases = self.slug_list(fields.get("aliases"), "-", "aliases", SLUG_RE)
+        cards_node = fields.get("cards")
+        if cards_node is None:
+            self.error(root, "-", "missing required key 'cards'")
+        elif not isinstance(cards_node, yaml.SequenceNode) or not cards_node.value:
+            self.error(cards_node, "-", "cards must be a non-empty list of cards")
+        cards = []
+        if isinstance(cards_node, yaml.SequenceNode):
+            for card_node in cards_node.value:
+                card = self.check_card(card_node, name or path.stem)
+                if card is not None:
+                    cards.append(card)
+        if name and title is not None:
+            self.topics.append(Topic(name, title, tuple(aliases), tuple(cards), path))
+            self._alias_nodes[name] = (path, fields.get("aliases"), fields.get("topic"))
+
+    def check_across_topics(self) -> None:
+        """Topic names and aliases must each mean one topic."""
+        owners: dict[str, str] = {}
+        topic_paths: dict[str, Path] = {}
+        for topic in self.topics:
+            path, aliases_node, topic_node = self._alias_nodes[topic.name]
+            self.path = path
+            if topic.name in topic_paths:
+                self.error(
+                    topic_node,
+                    "-",
+                    f"topic {topic.name!r} is also defined in {topic_paths[topic.name]}",
+                )
+                continue
+            topic_paths[topic.name] = path
+            owners.setdefault(topic.name, topic.name)
+        for topic in self.topics:
+            path, aliases_node, _ = self._alias_nodes[topic.name]
+            self.path = path
+            nodes = aliases_node.value if isinstance(aliases_node, yaml.SequenceNode) else []
+            node_of = {n.value: n for n in nodes if isinstance(n, yaml.ScalarNode)}
+            for alias in topic.aliases:
+                node = node_of.get(alias)
+                owner = owners.get(alias)
+                if owner is not None and owner != topic.name:
+                    what = "is the name of" if alias in topic_paths else "is also claimed by"
+                    self.error(node, "-", f"alias {alias!r} {what} topic {owner!r}")
+                else:
+                    owners[alias] = topic.name
+
+    # -- card level -------------------------------------------------------
+    def check_card(self, node: yaml.Node, topic: str) -> Card | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, "-", "a card must be a mapping of keys such as id, kind, question")
+            return None
+        id_node = self._value_of(node, "id")
+        card_id = "-"
+        if isinstance(id_node, yaml.ScalarNode) and isinstance(id_node.value, str):
+            card_id = id_node.value.strip() or "-"
+        fields = self.mapping(node, card_id, CARD_KEYS, "card")
+        values: dict[str, Any] = {}
+        for key in REQUIRED_CARD_KEYS:
+            values[key] = self.required_str(node, fields, key, card_id)
+        if values["id"] is not None:
+            self.check_id(fields["id"], values["id"])
+        kind = values["kind"]
+        if kind is not None and kind not in KINDS:
+            self.error(fields["kind"], card_id, f"kind {kind!r} is not one of {', '.join(KINDS)}")
+            kind = None
+        values.update(self.kind_fields(node, fields, kind, card_id))
+        values["proof"] = self.optional_str(fields.get("proof"), card_id, "proof")
+        if values["proof"] is not None and values["proof"] not in self.proofs:
+            self.error(
+                fields["proof"],
+                card_id,
+                f"proof {values['proof']!r} names no file demos/{values['proof']}.py",
+            )
+        sources = self.str_list(fields.get("sources"), card_id, "sources")
+        if not sources:
+            (self.error if self.strict else self.warn)(
+                fields.get("sources", node),
+                card_id,
+                "no sources: cite a paper section or an official docs page",
+            )
+        tags = self.slug_list(fields.get("tags"), card_id, "tags", SLUG_RE)
+        if any(values[k] is None for k in REQUIRED_CARD_KEYS) or kind is None:
+            return None
+        return Card(
+            topic=topic,
+            sources=tuple(sources),
+            tags=tuple(tags),
+            path=self.path,
+            line=node.start_mark.line + 1,
+            **values,
+        )
+
+    def check_id(self, node: yaml.Node, card_id: str) -> None:
+        if not SLUG_RE.match(card_id):
+            self.error(node, card_id, "id must be a lowercase slug: letters, digits and '-'")
+        if card_id in self.seen_ids:
+            other_path, other = self.seen_ids[card_id]
+            where = f"{other_path}:{other.start_mark.line + 1}:{other.start_mark.column + 1}"
+            self.error(node, card_id, f"duplicate id {card_id!r}: first defined at {where}")
+        else:
+            self.seen_ids[card_id] = (self.path, node)
+
+    def kind_fields(self, node, fields, kind, card_id) -> dict[str, Any]:
+        """choices/correct for choice cards, value/tolerance/unit/generator for numeric."""
+        out: dict[str, Any] = {
+            "choices": (),
+            "correct": None,
+            "value": None,
+            "tolerance": None,
+            "unit": None,
+            "generator": None,
+        }
+        allowed = {
+            "choice": {"choices", "correct"},
+            "numeric": {"value", "tolerance", "unit", "generator"},
+        }
+        for key in ("choices", "correct", "value", "tolerance", "unit", "generator"):
+            if key in fields and kind is not None and key not in allowed.get(kind, set()):
+                owner = "choice" if key in allowed["choice"] else "numeric"
+                self.error(
+                    fields[key], card_id, f"{key!r} is only for {owner} cards, not {kind} cards"
+                )
+        if kind == "choice":
+            choices = self.str_list(fields.get("choices"), card_id, "choices")
+            if "choices" not in fields:
+                self.error(
+                    node,
+                    card_id,
+                    "missing required key 'choices' (a choice card needs two or more)",
+                )
+            elif len(choices) < 2:
+                self.error(fields["choices"], card_id, "choices must list at least two options")
+            elif len(set(choices)) != len(choices):
+                self.error(fields["choices"], card_id, "choices must be distinct")
+            correct = self.required_str(node, fields, "correct", card_id)
+            if correct is not None and choices and correct not in choices:
+                self.error(
+                    fields["correct"], card_id, f"correct {correct!r} is not among the choices"
+                )
+            out.update(choices=tuple(choices), correct=correct)
+        elif kind == "numeric":
+            out["unit"] = self.optional_str(fields.get("unit"), card_id, "unit")
+            out["generator"] = self.optional_str(fields.get("generator"), card_id, "generator")
+            if out["generator"] is not None:
+                if out["generator"] not in self.generators:
+                    known = ", ".join(sorted(self.generators))
+                    self.error(
+                        fields["generator"],
+                        card_id,
+                        f"unknown generator {out['generator']!r}: use one of {known}",
+                    )
+                for key in ("value", "tolerance"):
+                    if key in fields:
+                        self.error(
+                            fields[key], card_id, f"{key!r} is drawn by the generator; remove it"
+                        )
+            else:
+                for key in ("value", "tolerance"):
+                    if key not in fields:
+                        self.error(
+                            node,
+                            card_id,
+                            f"missing required key {key!r} (a numeric card needs value and tolerance, or a generator)",
+                        )
+                    else:
+                        out[key] = self.scalar(fields[key], card_id, key, float)
+                if out["tolerance"] is not None and out["tolerance"] < 0:
+                    self.error(fields["tolerance"], card_id, "tolerance must be zero or positive")
+        return out
+
+    # -- typed values -----------------------------------------------------
+    def mapping(
+        self, node: yaml.MappingNode, card_id: str, allowed: set[str], what: str
+    ) -> dict[str, yaml.Node]:
+        """Keys of a mapping node; unknown and duplicate keys are errors."""
+        fields: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key not in allowed:
+                near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = (
+                    f"; did you mean {near[0]!r}?"
+                    if near
+                    else f"; allowed: {', '.join(sorted(allowed))}"
+                )
+                self.error(key_node, card_id, f"unknown key {key!r} in {what}{hint}")
+            elif key in fields:
+                self.error(key_node, card_id, f"key {key!r} appears twice in this {what}")
+            else:
+                fields[key] = value_node
+        return fields
+
+    @staticmethod
+    def _value_of(node: yaml.MappingNode, key: str) -> yaml.Node | None:
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return value_node
+        return None
+
+    def scalar(
+        self, node: yaml.Node, card_id: str, key: str, kind: type, numbers_as_text=False
+    ) -> Any:
+        """A scalar of the expected Python type (int, float or str), else an error."""
+        names = {int: "an integer", float: "a number", str: "a string"}
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, card_id, f"{key} must be {names[kind]}, not a {_node_kind(node)}")
+            return None
+        value = self.loader.construct_object(node, deep=True)
+        if numbers_as_text and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = node.value  # a choice such as 128 reads as the text the author wrote
+        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+        if isinstance(value, bool) or not ok:
+            self.error(node, card_id, f"{key} must be {names[kind]}, not {_describe(value)}")
+            return None
+        if kind is str:
+            return self.clean_text(node, card_id, key, value)
+        return float(value) if kind is float else value
+
+    def clean_text(self, node: yaml.ScalarNode, card_id: str, key: str, value: str) -> str | None:
+        if not value.strip():
+            self.error(node, card_id, f"{key} is empty")
+            return None
+        if node.style == '"':
+            raw = self.text[node.start_mark.index : node.end_mark.index]
+            for match in _LATEX_ESCAPE_RE.finditer(raw):
+                escape = match.group(1)
+                self.error(
+                    None,
+                    card_id,
+                    f'"\\{escape}" in a double-quoted string became {_ESCAPE_NAMES[escape]}; '
+                    "write LaTeX in single quotes or a block scalar (| or >)",
+                    index=node.start_mark.index + match.start(),
+                )
+        return value
+
+    def required_str(self, parent: yaml.Node, fields: dict, key: str, card_id: str) -> str | None:
+        if key not in fields:
+            self.error(parent, card_id, f"missing required key {key!r}")
+            return None
+        return self.scalar(fields[key], card_id, key, str, numbers_as_text=key == "correct")
+
+    def optional_str(self, node: yaml.Node | None, card_id: str, key: str) -> str | None:
+        return None if node is None else self.scalar(node, card_id, key, str)
+
+    def str_list(self, node: yaml.Node | None, card_id: str, key: str) -> list[str]:
+        return [item for item, _ in self._str_items(node, card_id, key)]
+
+    def _str_items(self, node, card_id, key) -> list[tuple[str, yaml.Node]]:
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, card_id, f"{key} must be a list of strings, not a {_node_kind(node)}")
+            return []
+        items = []
+        for item_node in node.value:
+            item = self.scalar(
+                item_node, card_id, f"each item of {key}", str, numbers_as_text=key == "choices"
+            )
+            if item is not None:
+                items.append((item, item_node))
+        return items
+
+    def slug_list(self, node, card_id, key, pattern) -> list[str]:
+        good = []
+        for item, item_node in self._str_items(node, card_id, key):
+            if not pattern.match(item):
+                self.error(
+                    item_node,
+                    card_id,
+                    f"{key} item {item!r} must be a lowercase slug (letters, digits, '-')",
+                )
+            else:
+                good.append(item)
+        return good
+
+
+def _node_kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "list"
+    return "scalar"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    return f"{type(value).__name__} {value!r}"[:60]
