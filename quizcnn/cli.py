@@ -38,6 +38,7 @@ EXIT_USAGE = 2
 @dataclass
 class Settings:
     bank_dirs: list[Path] = field(default_factory=list)
+    include_builtin: bool = True
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -55,7 +56,8 @@ def settings(ctx: typer.Context) -> Settings:
 def get_bank(ctx: typer.Context, strict: bool = False) -> Bank:
     """Load the bank or stop with every problem listed, one per line."""
     try:
-        return load_bank(settings(ctx).bank_dirs, strict=strict)
+        config = settings(ctx)
+        return load_bank(config.bank_dirs, include_builtin=config.include_builtin, strict=strict)
     except BankError as exc:
         render.bank_issues(err_console, exc.issues)
         raise typer.Exit(EXIT_INVALID) from None
@@ -79,6 +81,13 @@ def main_options(
             file_okay=False,
         ),
     ] = None,
+    no_builtin: Annotated[
+        bool,
+        typer.Option(
+            "--no-builtin",
+            help="Use only your own banks (--bank, QUIZCNN_BANK), not the shipped one.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -86,7 +95,9 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    settings(ctx).bank_dirs = list(bank or [])
+    config = settings(ctx)
+    config.bank_dirs = list(bank or [])
+    config.include_builtin = not no_builtin
 
 
 @app.command()
