@@ -196,7 +196,7 @@ def load_bank(
         checker.load_dir(Path(directory))
     checker.check_across_topics()
     if checker.issues:
-        raise BankError(checker.issues)
+        raise BankError(sorted(checker.issues, key=lambda i: (str(i.path), i.line, i.column)))
     cards = [c for t in checker.topics for c in t.cards]
     return Bank({t.name: t for t in checker.topics}, cards, checker.warnings)
 
