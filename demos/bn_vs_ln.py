@@ -148,6 +148,25 @@ def run(proof: Proof) -> None:
         tight,
     )
 
+    # In a transformer, LayerNorm(d_model) on (batch, tokens, d_model) normalizes each token alone.
+    tokens = torch.randn(4, 6, 8, dtype=dt, device=dev) * 3 + 1
+    ln_tok = nn.LayerNorm(8, device=dev, dtype=dt)
+    out_tok = ln_tok(tokens)
+    other_tokens = tokens.clone()
+    other_tokens[:, 1:] = torch.randn(4, 5, 8, dtype=dt, device=dev)
+    proof.below(
+        "ln_token_mean_zero",
+        "LayerNorm(d_model) on (batch, tokens, d_model): largest |mean| of one token's features",
+        out_tok.mean(dim=-1).abs().max(),
+        tight,
+    )
+    proof.below(
+        "ln_token_ignores_other_tokens",
+        "LayerNorm(d_model): change in token 0's output when the other tokens are replaced",
+        (ln_tok(other_tokens)[:, 0] - out_tok[:, 0]).abs().max(),
+        tight,
+    )
+
     # --- 3. running statistics ----------------------------------------------
     n = N * H * W  # values per channel
     bn = nn.BatchNorm2d(C, device=dev, dtype=dt)  # fresh: running_mean 0, running_var 1
