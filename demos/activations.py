@@ -171,6 +171,10 @@ def relu_sparsity_and_gradient(proof: Proof) -> None:
         "ReLU derivative is exactly 0 wherever x < 0",
         bool((grad[x < 0] == 0).all()),
     )
+    at_zero = derivative(proof, torch.relu, torch.zeros(1, device=dev, dtype=f64))
+    proof.close(
+        "relu_grad_at_zero", "ReLU'(0) as PyTorch's autograd computes it", at_zero, 0.0, 0.0
+    )
     proof.close(
         "relu_mean_output",
         "mean ReLU output on N(0, 1) input (analytic 1/√(2π) ≈ 0.399)",

@@ -4,7 +4,7 @@ What nn.Dropout(p) actually does, measured:
 
 - p is the probability that an element is ZEROED (not kept): Dropout(0.3)
   zeroes about 30% of the elements and Dropout(0.9) about 90%. (The 2014
-  paper, Caffe and TensorFlow 1's keep_prob name the probability of keeping.)
+  paper's p and TensorFlow 1's keep_prob are the probability of keeping.)
 - PyTorch uses inverted dropout: in training the survivors are multiplied by
   1/(1 − p), so every survivor of a tensor of ones equals 1/(1 − p) and the
   expected activation is unchanged; the gradient flows only through the
