@@ -132,6 +132,15 @@ def softmax_ce_gradient(proof: Proof) -> None:
         1e-12,
     )
 
+    # A freshly initialized classifier predicting uniformly over 10 classes: loss ln 10.
+    proof.close(
+        "uniform_prediction_loss",
+        "CE of all-zero logits (uniform prediction) over 10 classes = ln 10",
+        F.cross_entropy(torch.zeros(n, 10, dtype=f64, device=dev), target),
+        math.log(10),
+        1e-12,
+    )
+
     # Feeding probabilities instead of logits applies softmax twice. Inputs in [0, 1]
     # give at most e¹ / (e¹ + (C-1)e⁰): even a perfect one-hot prediction keeps a loss.
     onehot_probs = F.one_hot(target, c).to(f64)
