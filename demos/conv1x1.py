@@ -16,6 +16,8 @@ every pixel separately. This proof measures:
   activation after it, a 1x1 conv followed by any linear layer (another 1x1, a
   3x3) is exactly ONE linear layer with composed weights; only with a ReLU in
   between does no single linear map fit the result;
+- Inception's 1x1 reduction before a 5x5 conv cuts its multiply-adds about 10x,
+  and ResNet's stride-2 1x1 projection shortcut is subsampling plus a 1x1;
 - a 1x1 conv works on any image size with the same C_in*C_out weights, while a
   fully connected layer over the flattened map needs C_in*H*W*C_out weights.
 """
@@ -49,6 +51,7 @@ def macs_of(model, x) -> int:
 def run(proof: Proof) -> None:
     torch = proof.torch
     nn = torch.nn
+    F = torch.nn.functional
     dev = proof.device
     dt = proof.float64  # exact comparisons: float64, immune to TF32 on cuda
 
@@ -141,6 +144,43 @@ def run(proof: Proof) -> None:
             ["1x1 256->64, 3x3 64->64, 1x1 64->256", params_bottleneck, int(macs_bottleneck)],
             ["3x3 256->256", params_plain, int(macs_plain)],
         ],
+    )
+
+    # Inception's 5x5 branch on a 28x28x192 map with 32 outputs, without and with
+    # a 1x1 reduction to 16 channels first (GoogLeNet's inception (3a) sizes)
+    inception_in = torch.empty(1, 192, 28, 28, device="meta")
+    direct = nn.Conv2d(192, 32, 5, padding=2, bias=False, device="meta")
+    reduced = nn.Sequential(
+        nn.Conv2d(192, 16, 1, bias=False, device="meta"),
+        nn.Conv2d(16, 32, 5, padding=2, bias=False, device="meta"),
+    )
+    proof.close(
+        "inception_5x5_macs",
+        "5x5 conv 192->32 on 28x28: 28*28*32*192*25 multiply-adds",
+        macs_of(direct, inception_in),
+        28 * 28 * 32 * 192 * 25,
+        0,
+    )
+    proof.close(
+        "inception_reduced_macs",
+        "1x1 192->16 then 5x5 16->32 on 28x28 multiply-adds",
+        macs_of(reduced, inception_in),
+        28 * 28 * 16 * 192 + 28 * 28 * 32 * 16 * 25,
+        0,
+    )
+
+    # ResNet's projection shortcut: a 1x1 conv with stride 2 halves the size and
+    # changes the width; it is the same as keeping every second pixel, then a 1x1
+    projection = nn.Conv2d(16, 32, 1, stride=2, bias=False, device=dev, dtype=dt)
+    with torch.no_grad():
+        gap_projection = (
+            (projection(x) - F.conv2d(x[:, :, ::2, ::2], projection.weight)).abs().max()
+        )
+    proof.below(
+        "stride2_projection",
+        "max |1x1 stride-2 conv - (keep every 2nd pixel, then 1x1)|",
+        gap_projection,
+        1e-12 if dt == torch.float64 else 1e-5,
     )
 
     # --- 4. no activation after a 1x1 conv: it folds into the next linear op -----

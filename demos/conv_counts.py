@@ -18,6 +18,7 @@ This proof shows where those counts come from:
 - the parameter formula against sum(p.numel()) for plain, grouped, depthwise
   and bias-free layers;
 - the conv as im2col + one matrix multiply, whose sizes give the MAC count;
+  the kernel is not flipped: PyTorch's "convolution" is cross-correlation;
 - one output value computed with counted scalar operations: 2 FLOPs per MAC.
 """
 
@@ -130,6 +131,16 @@ def run(proof: Proof) -> None:
         by_matmul = (weight @ patches[0]).view(1, co, 5, 5)
         gap = (by_matmul - conv(x)).abs().max()
     proof.below("im2col_matches_conv", "max |W @ unfold(x) - conv(x)|", gap, 1e-12)
+    # nn.Conv2d slides the kernel as is (cross-correlation); a textbook
+    # convolution flips it first, and that is a different result
+    with torch.no_grad():
+        flipped = F.conv2d(x, conv.weight.flip(-2, -1), stride=2, padding=1)
+    proof.above(
+        "no_kernel_flip",
+        "relative gap between Conv2d and a true (flipped-kernel) convolution",
+        (flipped - by_matmul).norm() / by_matmul.norm(),
+        0.1,
+    )
     m, kdim, n = weight.shape[0], weight.shape[1], patches.shape[-1]
     h_out = (h + 2 - kk) // 2 + 1
     proof.close(

@@ -145,6 +145,14 @@ def run(proof: Proof) -> None:
         3,
         0,
     )
+    # downsampling by a stride-2 conv instead of a 2x2 pool gives the same size
+    proof.close(
+        "strided_conv_like_pool",
+        "56 -> 3x3 conv stride 2 padding 1, same as 2x2 max-pool stride 2",
+        conv_side(56, 3, 2, 1, 1),
+        pool_side(56, 2, 2, 0, False),
+        0,
+    )
     proof.table(
         "Output sizes",
         ["layer", "input", "formula", "PyTorch"],

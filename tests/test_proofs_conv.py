@@ -86,6 +86,15 @@ def test_no_activation_means_one_linear_map(results):
     assert r.claim("params_fc_vs_1x1").measured == 14 * 14
 
 
+def test_inception_reduction_and_projection_shortcut(results):
+    r = results["conv1x1"]
+    direct = 28 * 28 * 32 * 5 * 5 * 192
+    reduced = 28 * 28 * 16 * 192 + 28 * 28 * 32 * 5 * 5 * 16
+    assert r.claim("inception_5x5_macs").measured == direct == 120_422_400
+    assert r.claim("inception_reduced_macs").measured == reduced == 12_443_648
+    assert r.claim("stride2_projection").measured < 1e-12
+
+
 # -- output_size ------------------------------------------------------------------
 
 
@@ -110,6 +119,7 @@ def test_output_sizes_of_known_layers(results):
     # 5 -> k2 s2 p1: ceil((5 + 2 - 2)/2) + 1 = 4, but window 4 starts at 6 = H + p: dropped
     assert math.ceil((5 + 2 - 2) / 2) + 1 == 4
     assert r.claim("ceil_dropped_example").measured == 3
+    assert r.claim("strided_conv_like_pool").measured == _floor_size(56, 3, 2, 1) == 56 // 2
 
 
 # -- receptive_field --------------------------------------------------------------
@@ -173,6 +183,7 @@ def test_conv_vs_fully_connected_and_flops(results):
     assert r.claim("macs_im2col").measured == 5 * 5 * 16 * 8 * 3 * 3
     assert r.claim("muls_per_value").measured == 8 * 3 * 3
     assert r.claim("flops_per_mac").measured == 2
+    assert r.claim("no_kernel_flip").measured > 0.1
 
 
 # -- translation_equivariance ------------------------------------------------------
