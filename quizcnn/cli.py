@@ -164,6 +164,176 @@ def list_cards(
         render.card_list(console, f"{chosen.title} ({chosen.name})", chosen.cards)
 
 
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device", "-d", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."
+    ),
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed every generator the proof uses.")]
+
+
+CARD_JSON_KEYS = (
+    "id",
+    "topic",
+    "kind",
+    "question",
+    "answer",
+    "explanation",
+    "choices",
+    "correct",
+    "value",
+    "tolerance",
+    "unit",
+    "generator",
+    "proof",
+    "sources",
+    "tags",
+)
+
+
+def _card_dict(card) -> dict:
+    values = {key: getattr(card, key) for key in CARD_JSON_KEYS}
+    return {key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}
+
+
+def _resolve_device(requested: str) -> str:
+    from quizcnn.proofs import ProofError, resolve_device
+
+    try:
+        return resolve_device(requested)
+    except ProofError as exc:
+        fail(str(exc))
+
+
+def _run_proofs(names: list[str], device: str, seed: int, status_console: Console) -> list:
+    """Run proofs one by one behind a spinner; a proof that cannot load stops with one line."""
+    from quizcnn.proofs import ProofError, run_proof
+
+    results = []
+    for name in names:
+        with render.spinner(status_console, f"running proof {name} on {device}..."):
+            try:
+                results.append(run_proof(name, device=device, seed=seed))
+            except ProofError as exc:
+                fail(str(exc), EXIT_INVALID)
+    return results
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="TOPIC_OR_ID", help="A topic, alias or card id.")],
+    run: Annotated[bool, typer.Option("--run", help="Run the proofs behind the answers.")] = False,
+    device: DeviceOption = "auto",
+    seed: SeedOption = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show the answer and explanation of a topic or card; --run proves it on your PyTorch."""
+    from quizcnn.proofs import available
+
+    bank = get_bank(ctx)
+    try:
+        cards = bank.find(name)
+    except UnknownName as exc:
+        fail(str(exc))
+    topic = bank.topic_of(name)
+    heading = f"{topic.title} ({topic.name})" if topic else cards[0].id
+    names = list(dict.fromkeys(c.proof for c in cards if c.proof))
+    results = []
+    if run:
+        chosen = _resolve_device(device)
+        status = err_console if as_json else console
+        if not as_json:
+            render.explain_cards(console, heading, cards, _proof_titles(available()))
+        if names:
+            results = _run_proofs(names, chosen, seed, status)
+        elif not as_json:
+            console.print("no proof behind these cards: nothing to run")
+    elif not as_json:
+        render.explain_cards(console, heading, cards, _proof_titles(available()))
+    if as_json:
+        payload = {
+            "query": name,
+            "cards": [_card_dict(c) for c in cards],
+            "proofs": [r.to_dict() for r in results],
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        for result in results:
+            render.proof_result(console, result)
+    if any(not r.passed for r in results):
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _proof_titles(infos: dict) -> dict[str, str]:
+    return {name: info.title for name, info in infos.items()}
+
+
+proofs_app = typer.Typer(
+    help="List the proofs and the cards citing each; `proofs run` checks them on your PyTorch.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(proofs_app, name="proofs")
+
+
+@proofs_app.callback()
+def proofs_list(ctx: typer.Context) -> None:
+    """List the proofs and the cards that cite each."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from quizcnn.proofs import available
+
+    bank = get_bank(ctx)
+    citing: dict[str, list[str]] = {}
+    for card in bank.cards:
+        if card.proof:
+            citing.setdefault(card.proof, []).append(card.id)
+    rows = [(n, info.title, citing.get(n, [])) for n, info in available().items()]
+    render.proofs_table(console, rows)
+
+
+@proofs_app.command("run")
+def proofs_run(
+    names: Annotated[
+        list[str] | None, typer.Argument(metavar="[NAME]...", help="Proofs to run (default: all).")
+    ] = None,
+    device: DeviceOption = "auto",
+    seed: SeedOption = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Run proofs with a progress bar and a summary; exit 1 if any claim fails."""
+    import difflib
+
+    from quizcnn.proofs import ProofError, available, run_proof
+
+    known = available()
+    wanted = list(dict.fromkeys(names)) if names else list(known)
+    for name in wanted:
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `quizcnn proofs`"
+            fail(f"no proof named {name!r}{hint}")
+    chosen = _resolve_device(device)
+    results = []
+    with render.proof_progress(err_console if as_json else console) as progress:
+        task = progress.add_task(f"proofs on {chosen}", total=len(wanted))
+        for name in wanted:
+            progress.update(task, description=f"{name} on {chosen}")
+            try:
+                results.append(run_proof(name, device=chosen, seed=seed))
+            except ProofError as exc:
+                fail(str(exc), EXIT_INVALID)
+            progress.advance(task)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+    else:
+        render.proofs_summary(console, results, chosen)
+    if any(not r.passed for r in results):
+        raise typer.Exit(EXIT_INVALID)
+
+
 def main() -> None:
     """Console-script entry: a user sees one line for any failure, never a traceback."""
     try:

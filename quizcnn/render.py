@@ -6,13 +6,27 @@ plain data and a Console and draws, nothing else.
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from quizcnn.bank import Bank, BankIssue, Card
+from quizcnn.proofkit import ProofResult, Series, describe_expected, format_measured
+from quizcnn.proofkit import Table as ProofTable
 
 
 def error_line(console: Console, message: str) -> None:
@@ -77,3 +91,209 @@ def card_list(console: Console, title: str, cards: Sequence[Card]) -> None:
     for card in cards:
         table.add_row(card.id, card.kind, card.proof or "-", card.question)
     console.print(table)
+
+
+# -- explain and proofs ------------------------------------------------------
+
+_INLINE_MATH = re.compile(r"\\\((.+?)\\\)", re.DOTALL)
+_DISPLAY_MATH = re.compile(r"\\\[(.+?)\\\]", re.DOTALL)
+BAR_WIDTH = 40
+
+
+def terminal_markdown(text: str) -> Markdown:
+    """Markdown for a terminal: LaTeX spans become code, which keeps their backslashes."""
+    text = _DISPLAY_MATH.sub(lambda m: "\n```\n" + m.group(1).strip() + "\n```\n", text)
+    text = _INLINE_MATH.sub(lambda m: "`" + " ".join(m.group(1).split()) + "`", text)
+    return Markdown(text)
+
+
+def explain_cards(
+    console: Console, heading: str, cards: Sequence[Card], proof_titles: dict[str, str]
+) -> None:
+    """Question, answer, explanation, sources and proof of each card."""
+    console.rule(f"[bold]{escape(heading)}[/]")
+    for card in cards:
+        console.print()
+        console.print(f"[bold cyan]{escape(card.id)}[/] [dim]({card.kind})[/]", highlight=False)
+        console.print(f"[bold]Q:[/] {escape(card.question)}", highlight=False)
+        for letter, choice in zip("abcdefgh", card.choices, strict=False):
+            mark = " [green]✓[/]" if choice == card.correct else ""
+            console.print(f"   {letter}) {escape(choice)}{mark}", highlight=False)
+        if card.kind == "numeric" and card.generator:
+            console.print(f"[dim]numbers drawn at review time ({card.generator})[/]")
+        elif card.kind == "numeric" and card.value is not None:
+            unit = f" {card.unit}" if card.unit else ""
+            console.print(
+                f"[bold]Value:[/] {card.value:g}{unit} (± {card.tolerance or 0:g})", highlight=False
+            )
+        console.print(f"[bold]A:[/] {escape(card.answer)}", highlight=False)
+        console.print(terminal_markdown(card.explanation))
+        if card.sources:
+            console.print("[bold]Sources[/]")
+            for source in card.sources:
+                console.print(f"  • {escape(source)}", highlight=False, soft_wrap=True)
+        if card.proof:
+            title = proof_titles.get(card.proof, "")
+            console.print(
+                f"[bold]Proof:[/] [green]{card.proof}[/]"
+                + (f" - {escape(title)}" if title else ""),
+                highlight=False,
+            )
+
+
+def spinner(console: Console, text: str):
+    """A context manager that shows a spinner while the body runs."""
+    return console.status(text, spinner="dots")
+
+
+def proof_progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def proof_result(console: Console, result: ProofResult) -> None:
+    """A proof's claims as a table, then its own tables and bar charts."""
+    verdict = "[bold green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
+    console.print()
+    console.print(
+        f"{verdict} [bold]{escape(result.title)}[/] [dim]({result.name}: {result.device}, "
+        f"seed {result.seed}, {result.seconds:.2f} s, torch {result.torch_version})[/]",
+        highlight=False,
+    )
+    table = Table(show_lines=False)
+    table.add_column("claim")
+    table.add_column("measured", justify="right", no_wrap=True)
+    table.add_column("expected", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for claim in result.claims:
+        measured = (
+            ("true" if claim.passed else "false")
+            if claim.op == "is"
+            else format_measured(claim.measured)
+        )
+        mark = "[green]pass[/]" if claim.passed else "[bold red]FAIL[/]"
+        text = escape(claim.text) + (f" [dim]({escape(claim.detail)})[/]" if claim.detail else "")
+        table.add_row(text, measured, describe_expected(claim), mark)
+    console.print(table)
+    if result.error:
+        console.print(f"[bold red]error:[/] {escape(result.error)}", highlight=False)
+    for extra in result.tables:
+        data_table(console, extra)
+    for series in result.series:
+        bar_chart(console, series)
+
+
+def data_table(console: Console, table_data: ProofTable) -> None:
+    table = Table(title=escape(table_data.title))
+    for column in table_data.columns:
+        table.add_column(escape(str(column)))
+    for row in table_data.rows:
+        table.add_row(*[_cell(value) for value in row])
+    console.print(table)
+
+
+def _cell(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return escape(str(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return format_measured(float(value)) if isinstance(value, float) else str(value)
+
+
+def bar_chart(console: Console, series: Series) -> None:
+    """Horizontal bars, one per x value and line; log scale when the series asks for it."""
+    values = [v for line in series.lines.values() for v in line]
+    scale = _bar_scale(values, series.log_y)
+    scale_note = "log scale" if series.log_y else "linear scale"
+    console.print(
+        f"[bold]{escape(series.title)}[/] [dim]({escape(series.y_label)}, {scale_note})[/]"
+    )
+    label_width = max(len(str(x)) for x in series.x) if series.x else 1
+    name_width = max(len(name) for name in series.lines) if len(series.lines) > 1 else 0
+    colours = ["cyan", "magenta", "yellow", "green", "blue"]
+    for i, x in enumerate(series.x):
+        for k, (name, line) in enumerate(series.lines.items()):
+            value = line[i] if i < len(line) else float("nan")
+            label = str(x).rjust(label_width) if k == 0 else " " * label_width
+            tag = f" {name.ljust(name_width)}" if name_width else ""
+            bar = "█" * scale(value)
+            colour = colours[k % len(colours)]
+            console.print(
+                f"{escape(label)}{escape(tag)} [{colour}]{bar}[/] {_value_text(value)}",
+                highlight=False,
+            )
+    console.print(f"[dim]{escape(series.x_label)}[/]")
+
+
+def _bar_scale(values: Sequence[float], log_y: bool):
+    usable = [v for v in values if math.isfinite(v) and (v > 0 or not log_y)]
+    if not usable:
+        return lambda v: 0
+    if log_y:
+        low, high = math.log10(min(usable)), math.log10(max(usable))
+
+        def length(v: float) -> int:
+            if not math.isfinite(v) or v <= 0:
+                return 0
+            if high == low:
+                return BAR_WIDTH
+            return 1 + round((math.log10(v) - low) / (high - low) * (BAR_WIDTH - 1))
+
+        return length
+    top = max(abs(v) for v in usable) or 1.0
+    return lambda v: round(abs(v) / top * BAR_WIDTH) if math.isfinite(v) else 0
+
+
+def _value_text(value: float) -> str:
+    return str(value) if not math.isfinite(value) else format_measured(value)
+
+
+def proofs_table(console: Console, rows: Sequence[tuple[str, str, Sequence[str]]]) -> None:
+    """name | what it shows | cards citing it."""
+    table = Table(title="Proofs")
+    table.add_column("proof", style="green", no_wrap=True)
+    table.add_column("what it shows")
+    table.add_column("cited by", style="cyan", overflow="fold")
+    for name, title, cards in rows:
+        table.add_row(name, escape(title), ", ".join(cards) if cards else "[dim]-[/]")
+    table.caption = f"{len(rows)} proofs; run them with: quizcnn proofs run [NAME]..."
+    console.print(table)
+
+
+def proofs_summary(console: Console, results: Sequence[ProofResult], device: str) -> None:
+    """One row per proof, then every failing claim spelled out."""
+    table = Table(title=f"Proofs on {device}")
+    table.add_column("proof", no_wrap=True)
+    table.add_column("claims", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("verdict")
+    for result in results:
+        held = sum(c.passed for c in result.claims)
+        verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
+        table.add_row(result.name, f"{held}/{len(result.claims)}", f"{result.seconds:.2f}", verdict)
+    console.print(table)
+    for result in results:
+        for claim in result.claims:
+            if not claim.passed:
+                console.print(
+                    f"[bold red]FAIL[/] {result.name}.{claim.key}: {escape(claim.text)}: measured "
+                    f"{format_measured(claim.measured)}, expected {describe_expected(claim)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        if result.error:
+            console.print(
+                f"[bold red]error[/] {result.name}: {escape(result.error)}", highlight=False
+            )
+        elif not result.claims:
+            console.print(f"[bold red]FAIL[/] {result.name}: recorded no claims", highlight=False)
+    passed = sum(r.passed for r in results)
+    colour = "green" if passed == len(results) else "red"
+    console.print(f"[bold {colour}]{passed}/{len(results)} proofs pass[/] on {device}")
