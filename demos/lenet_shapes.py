@@ -164,7 +164,11 @@ def run(proof: Proof) -> None:
     # --- 1. the modern LeNet-5: shapes and parameters ----------------------
     lenet = modern_lenet(nn, dev)
     shapes = trace_shapes(torch, lenet, x)
-    proof.table("LeNet-5 shape trace (batch axis dropped)", ["layer", "output shape"], shapes)
+    proof.table(
+        "LeNet-5 shape trace (batch axis dropped)",
+        ["layer", "output shape"],
+        [[name, " x ".join(map(str, shape))] for name, shape in shapes],
+    )
     sizes = [s[-1] for _, s in shapes if len(s) == 3] + [s[0] for _, s in shapes if len(s) == 1]
     proof.holds(
         "lenet_spatial_trace",
