@@ -1,4 +1,4 @@
-"""Degradation, not vanishing gradients: a deep plain BN net vs its residual twin
+"""Degradation, not vanishing gradients: a deep plain BN net vs its residual twins
 
 He et al. (arXiv:1512.03385, §1 and §4.1) found that a deeper *plain* network
 has a higher *training* error than a shallower one (so it is not overfitting),
@@ -6,7 +6,7 @@ and argued that the cause is not vanishing gradients: their plain nets use
 BatchNorm and He initialization, and the gradients they measured were healthy.
 Identity shortcuts fixed the problem without adding a single parameter.
 
-This proof rebuilds that experiment at toy scale. Three MLPs of width 32 are
+This proof rebuilds that experiment at toy scale. Four MLPs of width 32 are
 trained on the same small regression task (fit a random tanh "teacher"), full
 batch, with Adam and the same learning rate and number of steps:
 
@@ -14,6 +14,9 @@ batch, with Adam and the same learning rate and number of steps:
   layers (34 weighted layers);
 - residual-34: the same layers with the same initial weights, plus an identity
   shortcut around each block (ReLU(x + F(x)), as in ResNet v1);
+- preact-34: the ResNet v2 unit (arXiv:1603.05027): BN-ReLU-Linear twice
+  inside the branch and x + F(x) with nothing after the addition, so the
+  shortcut path from input to output is a pure identity;
 - plain-10: 4 blocks, the shallow plain baseline.
 
 What it shows:
@@ -24,7 +27,8 @@ What it shows:
 - the plain net's first layer moves during training as much as the residual
   net's does, so its early layers are learning;
 - still, plain-34 ends with a far higher training loss than plain-10 (the
-  degradation problem) and than residual-34 (what the shortcuts buy).
+  degradation problem) and than residual-34 and preact-34 (what the
+  shortcuts buy).
 
 Adam scales each step by the gradient's own running magnitude, so a gradient
 that were merely too small or too large would not slow it down; the plain net's
@@ -44,29 +48,42 @@ STEPS = 60
 LEARNING_RATE = 3e-3
 
 
-def build(torch, blocks: int, residual: bool, dev):
+def build(torch, blocks: int, kind: str, dev):
+    """kind: "plain", "residual" (ResNet v1 unit) or "preact" (ResNet v2 unit)."""
     nn = torch.nn
 
+    def linear():
+        return nn.Linear(WIDTH, WIDTH, bias=False)  # BN's shift makes a bias redundant
+
     class Block(nn.Module):
-        """Two Linear-BN layers; the residual version adds its input back."""
+        """Two Linear-BN layers; the residual versions add their input back."""
 
         def __init__(self):
             super().__init__()
-            self.f = nn.Sequential(
-                nn.Linear(WIDTH, WIDTH, bias=False),  # BN's shift makes a bias redundant
-                nn.BatchNorm1d(WIDTH),
-                nn.ReLU(),
-                nn.Linear(WIDTH, WIDTH, bias=False),
-                nn.BatchNorm1d(WIDTH),
-            )
+            if kind == "preact":  # BN-ReLU-Linear, twice
+                self.f = nn.Sequential(
+                    nn.BatchNorm1d(WIDTH),
+                    nn.ReLU(),
+                    linear(),
+                    nn.BatchNorm1d(WIDTH),
+                    nn.ReLU(),
+                    linear(),
+                )
+            else:  # Linear-BN-ReLU-Linear-BN
+                self.f = nn.Sequential(
+                    linear(), nn.BatchNorm1d(WIDTH), nn.ReLU(), linear(), nn.BatchNorm1d(WIDTH)
+                )
 
         def forward(self, x):
             out = self.f(x)
-            return torch.relu(x + out if residual else out)
+            if kind == "preact":
+                return x + out  # nothing after the addition: a clean identity path
+            return torch.relu(x + out if kind == "residual" else out)
 
-    net = nn.Sequential(
-        nn.Linear(INPUTS, WIDTH), *[Block() for _ in range(blocks)], nn.Linear(WIDTH, 1)
-    )
+    # v2 nets end with one more BN-ReLU before the head, as in the paper.
+    tail = [nn.BatchNorm1d(WIDTH), nn.ReLU()] if kind == "preact" else []
+    body = nn.Sequential(*[Block() for _ in range(blocks)])
+    net = nn.Sequential(nn.Linear(INPUTS, WIDTH), body, *tail, nn.Linear(WIDTH, 1))
     for m in net.modules():
         if isinstance(m, nn.Linear):  # He init, as in the paper
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -83,8 +100,9 @@ def teacher_task(torch, dev):
 
 
 def block_weights(net):
-    """The Linear weights inside the residual/plain blocks, input side first."""
-    return [layer.weight for block in list(net)[1:-1] for layer in block.f[::3]]
+    """The Linear weights inside the blocks, input side first."""
+    linear = type(net[0])
+    return [layer.weight for block in net[1] for layer in block.f if isinstance(layer, linear)]
 
 
 def train(torch, net, x, y):
@@ -114,11 +132,13 @@ def run(proof: Proof) -> None:
 
     # The same seed before each build gives the twins identical initial weights.
     proof.reseed(1)
-    plain = build(torch, DEEP_BLOCKS, residual=False, dev=dev)
+    plain = build(torch, DEEP_BLOCKS, "plain", dev)
     proof.reseed(1)
-    residual = build(torch, DEEP_BLOCKS, residual=True, dev=dev)
+    residual = build(torch, DEEP_BLOCKS, "residual", dev)
     proof.reseed(1)
-    shallow = build(torch, SHALLOW_BLOCKS, residual=False, dev=dev)
+    preact = build(torch, DEEP_BLOCKS, "preact", dev)
+    proof.reseed(1)
+    shallow = build(torch, SHALLOW_BLOCKS, "plain", dev)
 
     # Gradients and forward signal of the two deep nets at initialization.
     grad_norms = {}
@@ -135,7 +155,8 @@ def run(proof: Proof) -> None:
 
     curves = {}
     starts = {}
-    for name, net in (("plain-34", plain), ("residual-34", residual), ("plain-10", shallow)):
+    nets = {"plain-34": plain, "residual-34": residual, "preact-34": preact, "plain-10": shallow}
+    for name, net in nets.items():
         curves[name], starts[name] = train(torch, net, x, y)
     final = {name: sum(c[-5:]) / 5 for name, c in curves.items()}
     moved_plain = relative_change(plain, starts["plain-34"], 0)
@@ -171,6 +192,12 @@ def run(proof: Proof) -> None:
         final["residual-34"] / final["plain-34"],
         0.1,
     )
+    proof.below(
+        "preact_trains_better",
+        "final training loss, preact-34 (ResNet v2 units) / plain-34",
+        final["preact-34"] / final["plain-34"],
+        0.1,
+    )
 
     proof.table(
         "Final training loss (mean of the last 5 steps)",
@@ -179,6 +206,7 @@ def run(proof: Proof) -> None:
             ["plain-10", 2 * SHALLOW_BLOCKS + 2, f"{final['plain-10']:.2e}"],
             ["plain-34", 2 * DEEP_BLOCKS + 2, f"{final['plain-34']:.2e}"],
             ["residual-34", 2 * DEEP_BLOCKS + 2, f"{final['residual-34']:.2e}"],
+            ["preact-34", 2 * DEEP_BLOCKS + 2, f"{final['preact-34']:.2e}"],
         ],
     )
     every = 5

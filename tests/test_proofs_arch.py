@@ -137,10 +137,11 @@ def test_residual_vs_plain_story(results):
     assert measured(r, "degradation_deeper_plain_worse") > 10
     assert measured(r, "residual_trains_better") < 0.1
     layers = {row[0]: row[1] for row in r.tables[0].rows}
-    assert layers == {"plain-10": 10, "plain-34": 34, "residual-34": 34}
+    assert layers == {"plain-10": 10, "plain-34": 34, "residual-34": 34, "preact-34": 34}
     curves = r.series[0].lines
-    assert set(curves) == {"plain-10", "plain-34", "residual-34"}
+    assert set(curves) == {"plain-10", "plain-34", "residual-34", "preact-34"}
     assert curves["plain-34"][-1] > curves["residual-34"][-1]
+    assert curves["plain-34"][-1] > curves["preact-34"][-1]
     grads = r.series[1].lines["plain-34"]
     assert len(grads) == 32  # two Linear layers in each of 16 blocks
 
