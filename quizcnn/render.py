@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from quizcnn.bank import Bank, BankIssue, Card
+from quizcnn.mathtext import latex_to_unicode
 from quizcnn.proofkit import ProofResult, Series, describe_expected, format_measured
 from quizcnn.proofkit import Table as ProofTable
 
@@ -101,9 +102,12 @@ BAR_WIDTH = 40
 
 
 def terminal_markdown(text: str) -> Markdown:
-    """Markdown for a terminal: LaTeX spans become code, which keeps their backslashes."""
-    text = _DISPLAY_MATH.sub(lambda m: "\n```\n" + m.group(1).strip() + "\n```\n", text)
-    text = _INLINE_MATH.sub(lambda m: "`" + " ".join(m.group(1).split()) + "`", text)
+    """Markdown for a terminal: LaTeX spans become Unicode math in code spans,
+    which markdown leaves alone (no stray italics from x_i ... y_j)."""
+    text = _DISPLAY_MATH.sub(lambda m: "\n```\n" + latex_to_unicode(m.group(1)) + "\n```\n", text)
+    text = _INLINE_MATH.sub(
+        lambda m: "`" + latex_to_unicode(" ".join(m.group(1).split())) + "`", text
+    )
     return Markdown(text)
 
 
