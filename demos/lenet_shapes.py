@@ -22,7 +22,8 @@ had no pooling layer at all: 5x5 convolutions with stride 2 took 16x16 ->
 8x8 -> 4x4, and each unit had its own bias: 9,760 parameters.
 
 For scale: AlexNet (two-GPU layout, 2012) has about 61 million parameters and
-VGG-16 (2014) 138 million, most of both in the fully connected layers.
+VGG-16 (2014) 138 million, most of both in the fully connected layers;
+ZF-Net (2013) replaced AlexNet's 11x11 stride-4 first layer by 7x7 stride 2.
 Those two are built on PyTorch's "meta" device, which gives shapes and
 parameter counts without allocating any weights.
 """
@@ -304,10 +305,30 @@ def run(proof: Proof) -> None:
     features = alexnet_two_gpu(nn, dev)[:13]  # the conv part, with real weights
     with torch.no_grad():
         alex_map = features(torch.zeros(1, 3, 227, 227, device=dev))
+        alex_conv1_224 = features[0](torch.zeros(1, 3, 224, 224, device=dev))
+        zf_conv1 = nn.Conv2d(3, 96, 7, stride=2, padding=1, device=dev)  # ZF-Net's first layer
+        zf_map = zf_conv1(torch.zeros(1, 3, 224, 224, device=dev))
     proof.holds(
         "alexnet_227_to_6x6",
         "AlexNet's conv stack maps a 227x227 crop to 256 x 6 x 6 (11x11/4 conv: 227 -> 55)",
         tuple(alex_map.shape[1:]) == (256, 6, 6),
+    )
+    proof.holds(
+        "alexnet_224_gives_54",
+        "on the paper's stated 224x224 input, an unpadded 11x11/4 conv gives 54x54, not 55x55",
+        tuple(alex_conv1_224.shape[2:]) == (54, 54),
+    )
+    proof.holds(
+        "zfnet_conv1_110",
+        "ZF-Net's 7x7 stride-2 first layer maps 224x224 to 96 x 110 x 110 (4x the positions of 55x55)",
+        tuple(zf_map.shape[1:]) == (96, 110, 110),
+    )
+    proof.close(
+        "zfnet_conv1_params",
+        "parameters of ZF-Net's first layer (96 filters 7x7x3 + biases)",
+        count(zf_conv1),
+        96 * 3 * 49 + 96,
+        0,
     )
     proof.close(
         "alexnet_params", "parameters of AlexNet (two-GPU grouping)", count(alexnet), 60_965_224, 0

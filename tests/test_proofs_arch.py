@@ -188,6 +188,7 @@ def test_1989_net_and_alexnet_vgg(results):
         + (4096 * 1000 + 1000)
     )
     assert measured(r, "alexnet_params") == alexnet
+    assert measured(r, "zfnet_conv1_params") == 96 * 3 * 7 * 7 + 96
     convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256)] + [(256, 256)] * 2
     convs += [(256, 512)] + [(512, 512)] * 5
     vgg = (
