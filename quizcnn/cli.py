@@ -334,6 +334,95 @@ def proofs_run(
         raise typer.Exit(EXIT_INVALID)
 
 
+# -- export -----------------------------------------------------------------------
+
+export_app = typer.Typer(
+    help="Export the bank to Anki: a .apkg that updates cleanly, or Anki-headed text.",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
+
+ExportTopicsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--topic", "-t", metavar="TOPIC", help="Export only this topic or alias (repeatable)."
+    ),
+]
+
+
+@export_app.command("anki")
+def export_anki_command(
+    ctx: typer.Context,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE.apkg", help="The package to write.")
+    ] = Path("quizcnn.apkg"),
+    topic: ExportTopicsOption = None,
+    with_proofs: Annotated[
+        bool,
+        typer.Option(
+            "--with-proofs/--no-proofs",
+            help="Run each linked proof on CPU and put its claim table and charts in the card.",
+        ),
+    ] = True,
+) -> None:
+    """Write an Anki package, one deck per topic; re-importing it updates only changed notes."""
+    from quizcnn.export import ExportError
+    from quizcnn.export.anki import check_output_name, export_anki
+
+    bank = get_bank(ctx)
+    topics = list(topic or [])
+    try:
+        check_output_name(output)  # before minutes of proofs, not after
+        cards = bank.select(topics)
+    except (ExportError, UnknownName) as exc:
+        fail(str(exc))
+    results = _export_proof_results(cards) if with_proofs else None
+    try:
+        done = export_anki(bank, output, topics=topics, proof_results=results)
+    except ExportError as exc:
+        fail(str(exc))
+    failing = [r.name for r in (results or {}).values() if not r.passed]
+    render.export_summary(console, done, failing)
+
+
+def _export_proof_results(cards) -> dict:
+    """Each proof the cards cite, run once on CPU behind a progress bar."""
+    from quizcnn.proofs import ProofError, run_proof
+
+    names = list(dict.fromkeys(c.proof for c in cards if c.proof))
+    results = {}
+    with render.proof_progress(console) as progress:
+        task = progress.add_task("proofs on cpu", total=len(names))
+        for name in names:
+            progress.update(task, description=f"{name} on cpu")
+            try:
+                results[name] = run_proof(name, device="cpu")
+            except ProofError as exc:
+                fail(str(exc), EXIT_INVALID)
+            progress.advance(task)
+    return results
+
+
+@export_app.command("tsv")
+def export_tsv_command(
+    ctx: typer.Context,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="The text file to write.")
+    ] = Path("quizcnn.txt"),
+    topic: ExportTopicsOption = None,
+) -> None:
+    """Write Anki-headed tab-separated text (the note type must exist: import the .apkg once)."""
+    from quizcnn.export import ExportError
+    from quizcnn.export.tsv import export_tsv
+
+    bank = get_bank(ctx)
+    try:
+        done = export_tsv(bank, output, topics=list(topic or []))
+    except (ExportError, UnknownName) as exc:
+        fail(str(exc))
+    render.export_tsv_summary(console, done.path, done.notes)
+
+
 def main() -> None:
     """Console-script entry: a user sees one line for any failure, never a traceback."""
     try:

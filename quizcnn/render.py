@@ -301,3 +301,47 @@ def proofs_summary(console: Console, results: Sequence[ProofResult], device: str
     passed = sum(r.passed for r in results)
     colour = "green" if passed == len(results) else "red"
     console.print(f"[bold {colour}]{passed}/{len(results)} proofs pass[/] on {device}")
+
+
+# -- export --------------------------------------------------------------------
+
+
+def export_summary(console: Console, done, failing_proofs: Sequence[str] = ()) -> None:
+    """What `export anki` wrote (``done`` is an AnkiExport) and how to import it."""
+    charts = f", {done.media} chart(s)" if done.media else ""
+    console.print(
+        f"[bold green]wrote[/] {escape(str(done.path))}: {done.notes} notes in "
+        f"{done.decks} deck(s){charts}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"  {len(done.new)} new and {len(done.changed)} changed since the last export; "
+        "unchanged notes keep their old time, so a re-import leaves your Anki edits alone",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for name in failing_proofs:
+        console.print(
+            f"[yellow]warning:[/] proof {escape(name)} has failing claims on this torch; "
+            "its Proof field shows them as FAIL",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        "  import it in Anki with File > Import; your reviews are kept",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def export_tsv_summary(console: Console, path, notes: int) -> None:
+    console.print(
+        f"[bold green]wrote[/] {escape(str(path))}: {notes} notes", highlight=False, soft_wrap=True
+    )
+    console.print(
+        "  import it in Anki with File > Import; the note type 'quizcnn' must exist "
+        "(import the .apkg once first)",
+        highlight=False,
+        soft_wrap=True,
+    )
