@@ -14,7 +14,9 @@ The formula often quoted in notes, (H - k + 2p)/s + 1, is the d = 1 case and
 silently needs the floor. This proof runs the real layers over a grid of every
 small (H, k, s, p, d), counts disagreements with the formula (zero expected),
 and checks the sizes of well-known layers: "same" padding p = (k - 1)/2 at
-stride 1, ResNet's 7x7/2 stem and 3x3/2 max-pool, AlexNet's 11x11/4 first conv.
+stride 1, ResNet's 7x7/2 stem and 3x3/2 max-pool, AlexNet's 11x11/4 first conv,
+and AlexNet's overlapping 3x3/2 pool, which matches a 2x2/2 pool in size only
+on odd sides such as its 55 (27 both; 56 gives 27 against 28).
 """
 
 from quizcnn.proofkit import Proof, main
@@ -137,6 +139,22 @@ def run(proof: Proof) -> None:
     ceil_size = pool_side(56, 3, 2, 0, True)
     proof.close("pool_floor_56", "56 -> 3x3 max-pool, stride 2, ceil_mode=False", floor_size, 27, 0)
     proof.close("pool_ceil_56", "56 -> 3x3 max-pool, stride 2, ceil_mode=True", ceil_size, 28, 0)
+    # AlexNet's overlapping 3x3/2 pool vs a 2x2/2 pool: the same size on its odd
+    # 55x55 maps (27 both), but one apart on even sides such as 56 (27 vs 28)
+    proof.close(
+        "overlap_pool_55",
+        "55: (2x2/2 max-pool side) - (3x3/2 max-pool side)",
+        pool_side(55, 2, 2, 0, False) - pool_side(55, 3, 2, 0, False),
+        0,
+        0,
+    )
+    proof.close(
+        "overlap_pool_56",
+        "56: (2x2/2 max-pool side) - (3x3/2 max-pool side)",
+        pool_side(56, 2, 2, 0, False) - floor_size,
+        1,
+        0,
+    )
     # H=5, k=2, s=2, p=1: ceil gives 4, but window 4 would start at 6 = H + p: dropped
     proof.close(
         "ceil_dropped_example",

@@ -6,8 +6,9 @@ Pooling has no weights, but gradients still flow through it:
   other input of the window gets zero;
 - average pooling splits each output's gradient evenly: 1/k^2 to each of the
   k x k inputs of the window;
-- with overlapping windows (3x3, stride 2) an input can sit in several windows
-  and sums what each sends it. Either way the total gradient is conserved.
+- with overlapping windows (3x3, stride 2) an input can sit in up to 2 windows
+  per axis, so up to 4 in 2-D, and sums what each sends it. Either way the total
+  gradient is conserved.
 
 Neither pooling is "always better". Max pooling keeps the strongest response
 and suits detecting whether a sparse feature is present; average pooling keeps
@@ -105,6 +106,29 @@ def run(proof: Proof) -> None:
     _, idx_o = F.max_pool2d(xo.detach(), 3, 2, return_indices=True)
     wins = torch.bincount(idx_o.flatten(), minlength=81)
     proof.above("overlap_multiple_wins", "windows won by the most-winning input", wins.max(), 1)
+
+    # The most an input can win: 3x3 windows at stride 2 start at 0, 2, 4, 6, so
+    # index 2 lies in two of them along each axis, i.e. in 2 x 2 = 4 windows.
+    # A spike there wins all four and collects the sum of their gradients.
+    xs = xo.detach().clone()
+    xs[0, 0, 2, 2] = 100.0
+    xs.requires_grad_(True)
+    ps, idx_s = F.max_pool2d(xs, 3, 2, return_indices=True)
+    ps.backward(up)
+    proof.close(
+        "overlap_max_windows",
+        "3x3/2 max-pool: windows won by a spike at (2, 2) (2 per axis: up to 4)",
+        (idx_s.flatten() == 2 * 9 + 2).sum(),
+        4,
+        0,
+    )
+    proof.close(
+        "overlap_spike_gradient",
+        "gradient at the spike - sum of the upstream gradients of its 4 windows",
+        xs.grad[0, 0, 2, 2] - up[0, 0, :2, :2].sum(),
+        0,
+        1e-12,
+    )
 
     # --- 4. max vs average: which one fits depends on the task ----------------------
     proof.reseed(1)

@@ -120,6 +120,10 @@ def test_output_sizes_of_known_layers(results):
     assert math.ceil((5 + 2 - 2) / 2) + 1 == 4
     assert r.claim("ceil_dropped_example").measured == 3
     assert r.claim("strided_conv_like_pool").measured == _floor_size(56, 3, 2, 1) == 56 // 2
+    # AlexNet's overlapping pool: same side as 2x2/2 on 55, one less on 56
+    assert _floor_size(55, 3, 2) == _floor_size(55, 2, 2) == 27
+    assert r.claim("overlap_pool_55").measured == _floor_size(55, 2, 2) - _floor_size(55, 3, 2)
+    assert r.claim("overlap_pool_56").measured == _floor_size(56, 2, 2) - _floor_size(56, 3, 2) == 1
 
 
 # -- receptive_field --------------------------------------------------------------
@@ -212,6 +216,17 @@ def test_pooling_gradients(results):
     assert r.claim("avg_share_k3").measured == pytest.approx(1 / 9)
     assert abs(r.claim("max_grad_conserved").measured) < 1e-12
     assert abs(r.claim("overlap_grad_conserved").measured) < 1e-12
+
+
+def test_overlapping_pool_windows_per_input(results):
+    r = results["pooling_backward"]
+    # 3x3 windows at stride 2 on a 9-wide axis start at 0, 2, 4, 6: index 2 lies in two
+    starts = range(0, 9 - 3 + 1, 2)
+    per_axis = sum(1 for s in starts if s <= 2 < s + 3)
+    assert per_axis == 2
+    assert r.claim("overlap_max_windows").measured == per_axis**2 == 4
+    assert r.claim("overlap_multiple_wins").measured <= per_axis**2
+    assert abs(r.claim("overlap_spike_gradient").measured) < 1e-12
 
 
 def test_max_and_average_each_win_their_task(results):
