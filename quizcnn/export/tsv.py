@@ -28,13 +28,15 @@ from quizcnn.bank import Bank
 from quizcnn.export.fields import FIELDS, NOTETYPE_NAME, guid, note_content, proof_reference_html
 from quizcnn.export.state import ExportError, publish
 
-# Columns, 1-based as the headers count them: guid, note type, deck, the note
-# type's fields in order (Anki maps the remaining columns to fields in order),
-# then tags.
-COLUMNS = ("guid", "notetype", "deck", *FIELDS, "tags")
-GUID_COLUMN = 1
-NOTETYPE_COLUMN = 2
-DECK_COLUMN = 3
+# Columns, 1-based as the headers count them. The note type comes first: a line
+# that starts with "#" is a comment to Anki, and a GUID can start with "#"
+# (genanki's alphabet has it), which would silently drop that note. Then the
+# note type's fields in order (Anki maps the remaining columns to fields in
+# order), then tags.
+COLUMNS = ("notetype", "deck", "guid", *FIELDS, "tags")
+NOTETYPE_COLUMN = 1
+DECK_COLUMN = 2
+GUID_COLUMN = 3
 TAGS_COLUMN = len(COLUMNS)
 
 
@@ -69,7 +71,7 @@ def tsv_text(bank: Bank, topics: Sequence[str] = ()) -> tuple[str, int]:
     for card in cards:
         content = note_content(card, bank.topics[card.topic], proof_reference_html(card, titles))
         writer.writerow(
-            [guid(card.id), NOTETYPE_NAME, content.deck, *content.fields, " ".join(content.tags)]
+            [NOTETYPE_NAME, content.deck, guid(card.id), *content.fields, " ".join(content.tags)]
         )
     return buffer.getvalue(), len(cards)
 
