@@ -17,7 +17,9 @@ every pixel separately. This proof measures:
   3x3) is exactly ONE linear layer with composed weights; only with a ReLU in
   between does no single linear map fit the result;
 - Inception's 1x1 reduction before a 5x5 conv cuts its multiply-adds about 10x,
-  and ResNet's stride-2 1x1 projection shortcut is subsampling plus a 1x1;
+  and ResNet's stride-2 1x1 projection shortcut is subsampling plus a 1x1, so
+  it never reads 3 of every 4 input positions (ResNet-D's 2x2 average pool
+  before the 1x1 reads them all);
 - a 1x1 conv works on any image size with the same C_in*C_out weights, while a
   fully connected layer over the flattened map needs C_in*H*W*C_out weights.
 """
@@ -181,6 +183,30 @@ def run(proof: Proof) -> None:
         "max |1x1 stride-2 conv - (keep every 2nd pixel, then 1x1)|",
         gap_projection,
         1e-12 if dt == torch.float64 else 1e-5,
+    )
+
+    # So the stride-2 1x1 shortcut never reads 3 of every 4 input positions: their
+    # gradient is exactly zero. ResNet-D (Bag of Tricks) averages each 2x2 block
+    # first (AvgPool2d(2, 2), then a stride-1 1x1 conv), which reads all of them.
+    def share_of_positions_read(shortcut) -> float:
+        x8 = torch.randn(1, 16, 8, 8, device=dev, dtype=dt, requires_grad=True)
+        shortcut(x8).sum().backward()
+        return float((x8.grad.abs().sum(dim=1) != 0).double().mean())
+
+    resnet_d = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(16, 32, 1, bias=False)).to(dev, dt)
+    proof.close(
+        "stride2_reads_quarter",
+        "share of input positions a 1x1 stride-2 shortcut reads (nonzero gradient) on 8x8",
+        share_of_positions_read(projection),
+        0.25,
+        0,
+    )
+    proof.close(
+        "avgpool_shortcut_reads_all",
+        "the same for ResNet-D's 2x2 average pool + 1x1 shortcut",
+        share_of_positions_read(resnet_d),
+        1.0,
+        0,
     )
 
     # --- 4. no activation after a 1x1 conv: it folds into the next linear op -----

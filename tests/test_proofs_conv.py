@@ -93,6 +93,10 @@ def test_inception_reduction_and_projection_shortcut(results):
     assert r.claim("inception_5x5_macs").measured == direct == 120_422_400
     assert r.claim("inception_reduced_macs").measured == reduced == 12_443_648
     assert r.claim("stride2_projection").measured < 1e-12
+    # a stride-2 1x1 on an 8x8 map touches rows and columns 0, 2, 4, 6 only
+    touched = len(range(0, 8, 2)) ** 2
+    assert r.claim("stride2_reads_quarter").measured == touched / 64 == 0.25
+    assert r.claim("avgpool_shortcut_reads_all").measured == 1.0
 
 
 # -- output_size ------------------------------------------------------------------
