@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,7 +51,7 @@ def deck_id(topic_name: str) -> int:
 
 def tag(*parts: str) -> str:
     """A hierarchical tag: parts joined by '::', no spaces anywhere."""
-    return "::".join(re.sub(r"\s+", "_", p.strip()) for p in parts if p.strip())
+    return "::".join("_".join(p.split()) for p in parts if p.strip())
 
 
 def tags_for(card: Card) -> tuple[str, ...]:

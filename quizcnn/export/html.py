@@ -83,6 +83,8 @@ def code_block_html(code: str, language: str = "") -> str:
 
 def source_html(source: str) -> str:
     """A citation with its URLs and arXiv ids as links; everything else escaped."""
+    if "http" not in source and ":" not in source:
+        return escape(source)
     out: list[str] = []
     last = 0
     for match in _URL.finditer(source):
@@ -116,6 +118,8 @@ def table_html(
 def _protect(text: str) -> tuple[str, list[str]]:
     """Swap code and math spans for placeholders holding their finished HTML."""
     spans: list[str] = []
+    if "`" not in text and "\\" not in text:
+        return text, spans  # nothing to protect: the common case for short texts
 
     def keep(match: re.Match) -> str:
         if match.group(1):  # inline code
@@ -134,6 +138,8 @@ def _restore(text: str, spans: list[str]) -> str:
 
 
 def _emphasis(escaped: str) -> str:
+    if "*" not in escaped and "_" not in escaped:
+        return escaped
     escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
     escaped = _ITALIC_STAR.sub(r"<em>\1</em>", escaped)
     return _ITALIC_UNDERSCORE.sub(r"<em>\1</em>", escaped)
