@@ -19,7 +19,8 @@ This proof shows where those counts come from:
   and bias-free layers;
 - the conv as im2col + one matrix multiply, whose sizes give the MAC count;
   the kernel is not flipped: PyTorch's "convolution" is cross-correlation;
-- one output value computed with counted scalar operations: 2 FLOPs per MAC.
+- one output value computed with counted scalar operations: 2 FLOPs per MAC;
+- ResNet's 7x7/2 stem: cheap (118M multiply-adds) because it reads 3 channels.
 """
 
 from quizcnn.proofkit import Proof, main
@@ -108,6 +109,8 @@ def run(proof: Proof) -> None:
         ("Conv2d(64, 64, 3, groups=64) depthwise", 64, 64, 3, 64, True),
         ("Conv2d(64, 128, 1) pointwise", 64, 128, 1, 1, True),
         ("Conv2d(3, 64, 7, bias=False) ResNet stem", 3, 64, 7, 1, False),
+        ("Conv2d(96, 96, 7, groups=96, bias=False) depthwise 7x7", 96, 96, 7, 96, False),
+        ("Conv2d(96, 96, 7, bias=False) dense 7x7", 96, 96, 7, 1, False),
     ]
     rows, mismatches = [], 0
     for name, ci, co, kk, g, bias in layers:
@@ -181,7 +184,18 @@ def run(proof: Proof) -> None:
         0,
     )
 
-    stem_macs = 112 * 112 * 64 * 3 * 7 * 7
+    # ResNet's 7x7/2 stem, measured: output positions (from a real forward pass on
+    # the shape-only "meta" device) times the layer's weights
+    stem = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False, device="meta")
+    stem_out = stem(torch.empty(1, 3, 224, 224, device="meta"))
+    stem_macs = stem_out.shape[-2] * stem_out.shape[-1] * stem.weight.numel()
+    proof.close(
+        "stem_macs",
+        "ResNet 7x7/2 stem on 224x224: multiply-adds = 112*112 * 64*3*7*7",
+        stem_macs,
+        112 * 112 * 64 * 3 * 7 * 7,
+        0,
+    )
     proof.table(
         "MACs vs FLOPs of ResNet's 7x7/2 stem on 224x224 (output 112x112x64)",
         ["count", "value", "as papers often print it"],

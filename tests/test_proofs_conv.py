@@ -187,6 +187,12 @@ def test_conv_vs_fully_connected_and_flops(results):
     assert r.claim("conv_params_32").measured == 3 * 16 * 9 + 16
     assert r.claim("fc_params_32").measured == (3 * 32 * 32) * (16 * 32 * 32) + 16 * 32 * 32
     assert r.claim("params_formula").measured == 0
+    rows = {row[0]: row[2] for row in r.tables[0].rows}  # layer -> counted parameters
+    assert rows["Conv2d(96, 96, 7, groups=96, bias=False) depthwise 7x7"] == 49 * 96
+    assert rows["Conv2d(96, 96, 7, bias=False) dense 7x7"] == 49 * 96 * 96
+    assert rows["Conv2d(3, 64, 7, bias=False) ResNet stem"] == 64 * 3 * 49 == 9408
+    # the stem's output side is floor((224 + 6 - 7)/2) + 1 = 112
+    assert r.claim("stem_macs").measured == 112 * 112 * 9408 == 118_013_952
     # stride 2, padding 1 on 10x10: 5x5 outputs, each a dot product of length 8*3*3
     assert r.claim("macs_im2col").measured == 5 * 5 * 16 * 8 * 3 * 3
     assert r.claim("muls_per_value").measured == 8 * 3 * 3
