@@ -430,3 +430,45 @@ def test_an_unreadable_state_file_is_one_line_and_writes_nothing(tmp_path):
     assert result.exit_code == 2
     assert "export state" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+# -- the HTML and PNG pieces on their own ---------------------------------------------------
+
+
+def test_markdown_leaves_math_and_identifiers_alone():
+    from quizcnn.export.html import inline_html, markdown_html
+
+    assert inline_html(r"snake_case_name and \( a*b*c \) and *x*") == (
+        r"snake_case_name and \( a*b*c \) and <em>x</em>"
+    )
+    assert inline_html("`<tag>` & **b**") == "<code>&lt;tag&gt;</code> &amp; <strong>b</strong>"
+    assert inline_html(r"a literal \* star") == "a literal * star"
+    html = markdown_html("1. one\n2. two\n\npara *it*\n\n```\n<b>\n```\n")
+    assert (
+        html
+        == "<ol><li>one</li><li>two</li></ol>\n<p>para <em>it</em></p>\n<pre><code>&lt;b&gt;</code></pre>"
+    )
+
+
+def test_charts_are_valid_deterministic_pngs():
+    import struct
+    import zlib
+
+    from quizcnn.export.png import bar_chart_png
+
+    series = Series("t", "x", "y", ["a", "b", "c"], {"one": [-1.0, 2.0, 3.5], "two": [1, 1, 1]})
+    data = bar_chart_png(series)
+    assert data == bar_chart_png(series)  # same numbers, same bytes, same file name
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    chunks, offset = {}, 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind, body = data[offset + 4 : offset + 8], data[offset + 8 : offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        chunks[kind] = body
+        offset += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour) == (8, 6)  # 8-bit RGBA
+    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 4 * width)
+    assert b"IEND" in chunks
