@@ -199,7 +199,8 @@ def test_fields_keep_math_markdown_choices_and_numbers(tmp_path):
     numeric = notes["ax-momentum"]
     assert "within ± 0.0001" in numeric["Front"]
     assert "0.1 <span" in numeric["Back"]
-    assert "in px, within ± 0" in notes["ax-rf-two-convs"]["Front"]
+    assert "Answer with a number in px (exact)." in notes["ax-rf-two-convs"]["Front"]
+    assert "5 px <span" in notes["ax-rf-two-convs"]["Back"]
 
     generated = notes["ax-gen-output-size"]
     assert "Recall the formula" in generated["Front"]

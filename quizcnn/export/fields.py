@@ -84,10 +84,9 @@ def front_html(card: Card) -> str:
         )
     elif card.kind == "numeric":
         unit = f" in {escape(card.unit)}" if card.unit else ""
-        parts.append(
-            f'<div class="qz-hint">Answer with a number{unit}, '
-            f"within ± {_number(card.tolerance or 0.0)}.</div>"
-        )
+        tolerance = card.tolerance or 0.0
+        within = f", within ± {_number(tolerance)}" if tolerance else " (exact)"
+        parts.append(f'<div class="qz-hint">Answer with a number{unit}{within}.</div>')
     return "".join(parts)
 
 
@@ -101,9 +100,11 @@ def back_html(card: Card) -> str:
         parts.append(f'<div class="qz-correct">{label}{inline_html(card.correct)}</div>')
     elif card.kind == "numeric" and card.generator is None and card.value is not None:
         unit = f" {escape(card.unit)}" if card.unit else ""
+        tolerance = card.tolerance or 0.0
+        within = f" (± {_number(tolerance)})" if tolerance else " (exact)"
         parts.append(
             f'<div class="qz-correct">{_number(card.value)}{unit} '
-            f'<span class="qz-muted">(± {_number(card.tolerance or 0.0)})</span></div>'
+            f'<span class="qz-muted">{within.strip()}</span></div>'
         )
     parts.append(f'<div class="qz-answer">{inline_html(card.answer)}</div>')
     if card.kind == "numeric" and card.generator:
