@@ -170,9 +170,9 @@ def export_anki(
     cards = bank.select(topics)
     state = ExportState.load(state_path)
     now = int(time.time()) if now is None else int(now)
-    notes, media = build_notes(bank, cards, proof_results, state, now)
     model = quizcnn_model(state.stamp(MODEL_STATE_KEY, model_hash(), now))
-    decks = _decks(bank, cards, notes, model)
+    notes, media = build_notes(bank, cards, model, proof_results, state, now)
+    decks = _decks(bank, cards, notes)
     _write_package(out, decks, media, max([n.mod for n in notes], default=now))
     state.save()  # only once the package is safely on disk
     return AnkiExport(
@@ -188,6 +188,7 @@ def export_anki(
 def build_notes(
     bank: Bank,
     cards: Sequence[Card],
+    model: TimedModel,
     proof_results: Mapping[str, ProofResult] | None,
     state: ExportState,
     now: int,
@@ -198,7 +199,6 @@ def build_notes(
     titles = {name: info.title for name, info in available().items()}
     rendered = {name: proof_result_html(r) for name, r in (proof_results or {}).items()}
     media: dict[str, bytes] = {}
-    model = quizcnn_model(0)  # notes only need the field layout; the real model is set later
     notes = []
     for position, card in enumerate(cards):
         topic = bank.topics[card.topic]
@@ -251,17 +251,14 @@ def quizcnn_model(mod: int) -> TimedModel:
     return model
 
 
-def _decks(
-    bank: Bank, cards: Sequence[Card], notes: list[TimedNote], model: TimedModel
-) -> list[genanki.Deck]:
-    """One deck per topic, quizcnn::<title>, in bank order; each note gets the final model."""
+def _decks(bank: Bank, cards: Sequence[Card], notes: list[TimedNote]) -> list[genanki.Deck]:
+    """One deck per topic, quizcnn::<title>, in bank order."""
     decks: dict[str, genanki.Deck] = {}
     for card, note in zip(cards, notes, strict=True):
         topic = bank.topics[card.topic]
         if topic.name not in decks:
             description = f"quizcnn topic {topic.name}: {len(topic.cards)} cards"
             decks[topic.name] = genanki.Deck(deck_id(topic.name), deck_name(topic), description)
-        note.model = model
         decks[topic.name].add_note(note)
     return list(decks.values())
 
