@@ -10,7 +10,8 @@ Two things done to training inputs, measured without torchvision:
   side. Tested on mirrored images, the plain model is near chance; the same
   model trained with flips added is above 85%.
 - AlexNet's crops: a 256×256 image holds (256 − 224 + 1)² = 1089 distinct
-  224×224 crops, 2178 with their mirror images (the paper rounds to 2048).
+  224×224 crops, 2178 with their mirror images (the paper's factor of 2048
+  counts 32 offsets per axis).
 - Normalize(mean, std) is (x − mean)/std per channel. With the data set's own
   per-channel statistics the result has mean 0 and std 1 in every channel;
   with other constants channel c gets mean (m_c − mean_c)/std_c instead. The
@@ -19,6 +20,11 @@ Two things done to training inputs, measured without torchvision:
   reparametrize the first layer, but a pretrained network expects the
   statistics it was trained with (ImageNet's 0.485/0.456/0.406 and
   0.229/0.224/0.225, RGB in [0, 1]).
+- Those stds are, per torchvision's docs, the AVERAGE of per-image stds, which
+  leaves out how much images differ in brightness: pooled variance = mean
+  per-image variance + variance of the image means. Normalizing by the
+  average per-image std therefore leaves a std above 1 (about 1.2 here; on
+  ImageNet, whose pixel std is 0.27 or more, roughly 1.2 as well).
 """
 
 from quizcnn.proofkit import Proof, main
@@ -250,6 +256,34 @@ def normalize_by_hand(proof: Proof) -> None:
         "the same with zero padding: max difference (at the border)",
         border_gap,
         1e-3,
+    )
+
+    # Where ImageNet's std constants come from: torchvision documents them as the
+    # AVERAGE of per-image stds. That is smaller than the std of all pixels pooled
+    # whenever images differ in brightness, since (law of total variance)
+    # pooled variance = mean per-image variance + variance of the per-image means.
+    proof.reseed(31)
+    brightness = 0.4 + 0.23 * torch.rand(256, 1, 1, device=dev, dtype=f64)
+    photos = brightness + 0.1 * torch.randn(256, 16, 16, device=dev, dtype=f64)
+    image_means = photos.mean(dim=(1, 2))
+    image_vars = photos.var(dim=(1, 2), unbiased=False)
+    pooled_var = photos.var(unbiased=False)
+    proof.close(
+        "total_variance",
+        "pooled pixel variance - (mean per-image variance + variance of per-image means)",
+        pooled_var - (image_vars.mean() + image_means.var(unbiased=False)),
+        0.0,
+        1e-12,
+    )
+    average_image_std = image_vars.sqrt().mean()  # the recipe behind 0.229, 0.224, 0.225
+    # expected: sqrt(1 + variance of the brightness / pixel noise variance)
+    # = sqrt(1 + (0.23² / 12) / 0.1²) ≈ 1.20
+    proof.close(
+        "std_after_average_image_std",
+        "std after Normalize with the average per-image std, images of varying brightness",
+        ((photos - photos.mean()) / average_image_std).std(unbiased=False),
+        (1 + 0.23**2 / 12 / 0.1**2) ** 0.5,
+        0.05,
     )
 
 

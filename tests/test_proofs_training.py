@@ -115,6 +115,12 @@ def test_augmentation_numbers(results):
     assert r.claim("plain_fails_mirrored").measured < 0.7
     assert r.claim("augmented_handles_mirrored").measured > 0.85
     assert r.claim("normalized_mean").measured < 1e-9
+    # law of total variance, and the std left by dividing by the average per-image std:
+    # brightness ~ U(0.4, 0.63) has variance 0.23²/12, pixel noise has variance 0.1²
+    assert abs(r.claim("total_variance").measured) < 1e-12
+    expected_std = math.sqrt(1 + (0.23**2 / 12) / 0.1**2)
+    assert r.claim("std_after_average_image_std").measured == pytest.approx(expected_std, abs=0.05)
+    assert r.claim("std_after_average_image_std").measured > 1.1
 
 
 def test_dataloader_numbers(results):
