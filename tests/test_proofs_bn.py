@@ -115,3 +115,21 @@ def test_deep_bn_gradients_grow_geometrically(results):
     assert math.exp(slope) > 1.1
     assert r.claim("bn_first_over_last").measured == pytest.approx(with_bn[0] / with_bn[-1])
     assert without_bn.max() / without_bn.min() < 10
+
+
+def _relu_bn_rate(batch: int) -> float:
+    """Yang et al. 2019 (arXiv:1902.08129), ReLU-batchnorm theorem, written out here."""
+    c = -1.0 / (batch - 1)
+    kernel_c = (math.sqrt(1 - c**2) + (math.pi - math.acos(c)) * c) / math.pi
+    slope_c = (math.pi - math.acos(c)) / math.pi
+    b = batch
+    return (b - 1) * (slope_c + b - 1) / ((b - 3) * (b - 1) * (1 - kernel_c)) - 1 / (b - 3)
+
+
+def test_deep_bn_growth_matches_mean_field_rate(results):
+    # The rate falls towards pi / (pi - 1) for large batches (the theorem's limit).
+    assert _relu_bn_rate(10**6) == pytest.approx(math.pi / (math.pi - 1), rel=1e-4)
+    assert _relu_bn_rate(64) > _relu_bn_rate(10**6)
+    claim = results["bn_deep_gradients"].claim("bn_growth_matches_mean_field")
+    assert claim.expected == pytest.approx(math.sqrt(_relu_bn_rate(64)), rel=1e-12)
+    assert abs(claim.measured - math.sqrt(_relu_bn_rate(64))) < 0.05
