@@ -8,8 +8,8 @@ difference explains the rest, and this proof measures each consequence:
 - a sample's BatchNorm output depends on the other samples in its batch, its
   LayerNorm (and GroupNorm) output does not;
 - PyTorch keeps running statistics with new = (1 - m) * old + m * batch,
-  m = 0.1 (Keras writes the same rule with momentum = 1 - m = 0.99); the
-  stored running_var is the UNBIASED batch variance, while the training-mode
+  m = 0.1 (Keras writes the same rule with its momentum = 1 - m, and its
+  default 0.99 means m = 0.01); the stored running_var is the UNBIASED batch variance, while the training-mode
   output divides by the BIASED one;
 - in eval mode BatchNorm uses those running statistics, so a batch of one works;
   in training mode BatchNorm1d refuses a batch of one;
