@@ -9,8 +9,8 @@ difference explains the rest, and this proof measures each consequence:
   LayerNorm (and GroupNorm) output does not;
 - PyTorch keeps running statistics with new = (1 - m) * old + m * batch,
   m = 0.1 (Keras writes the same rule with its momentum = 1 - m, and its
-  default 0.99 means m = 0.01); the stored running_var is the UNBIASED batch variance, while the training-mode
-  output divides by the BIASED one;
+  default 0.99 means m = 0.01); the stored running_var is the UNBIASED batch
+  variance, while the training-mode output divides by the BIASED one;
 - in eval mode BatchNorm uses those running statistics, so a batch of one works;
   in training mode BatchNorm1d refuses a batch of one;
 - the learnable parameters are gamma and beta (2C); the running statistics are
