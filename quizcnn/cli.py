@@ -124,6 +124,7 @@ def check(
                 )
             raise typer.Exit(EXIT_INVALID)
     render.check_summary(console, bank, proof_names(), strict)
+    _report_removed_ids(bank)
 
 
 @app.command("list")
@@ -421,6 +422,401 @@ def export_tsv_command(
     except (ExportError, UnknownName) as exc:
         fail(str(exc))
     render.export_tsv_summary(console, done.path, done.notes)
+
+
+# -- drill, stats and the review database ---------------------------------------
+#
+# The clock: QUIZCNN_NOW=2025-01-06T09:00:00Z fixes "now" (ISO, UTC unless it names
+# a zone) for tests and demos; time then stands still. Unset, the real clock runs.
+
+TopicsOption = Annotated[
+    list[str] | None,
+    typer.Option("--topic", "-t", metavar="TOPIC", help="Only this topic or alias (repeatable)."),
+]
+TagsOption = Annotated[
+    list[str] | None,
+    typer.Option("--tag", "-g", metavar="TAG", help="Only cards with this tag (repeatable)."),
+]
+
+
+def _open_store():
+    """The review database, or one clear line naming the file and exit 1."""
+    from quizcnn.store import StoreError, open_store
+
+    try:
+        return open_store()
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+
+
+def _clock():
+    from quizcnn.schedule import clock_from_env
+
+    try:
+        return clock_from_env()
+    except ValueError as exc:
+        fail(f"QUIZCNN_NOW is not an ISO time such as 2025-01-06T09:00:00Z: {exc}")
+
+
+def _selected_cards(bank: Bank, topics: list[str], tags: list[str]) -> list:
+    try:
+        cards = bank.select(topics, tags)
+    except UnknownName as exc:
+        fail(str(exc))
+    if not cards:
+        fail(f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list`")
+    return cards
+
+
+@app.command()
+def drill(
+    ctx: typer.Context,
+    topic: TopicsOption = None,
+    tag: TagsOption = None,
+    new: Annotated[
+        int | None,
+        typer.Option(
+            "--new", min=0, help="New cards this session (default: what is left of today's 10)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=0,
+            help="Reviews + new cards this session (default: what is left of today's 200).",
+        ),
+    ] = None,
+    cram: Annotated[
+        bool,
+        typer.Option("--cram", help="Practise ahead: every card, logged as cram, schedules kept."),
+    ] = False,
+    device: DeviceOption = "auto",
+) -> None:
+    """Review today's due cards, scheduled by FSRS; every grade is saved at once.
+
+    Type an attempt (or just Enter) to reveal; grade 1 Again, 2 Hard, 3 Good, 4 Easy
+    (choice and numeric cards grade themselves: Enter accepts); e explanation,
+    p run the proof, u undo, q quit. Piped input works for scripts.
+    """
+    from quizcnn.drill import Drill, Options
+    from quizcnn.store import StoreError
+
+    bank = get_bank(ctx)
+    cards = _selected_cards(bank, list(topic or []), list(tag or []))
+    clock = _clock()
+    store = _open_store()
+    try:
+        options = Options(tuple(topic or ()), tuple(tag or ()), new, limit, cram)
+        session = Drill(store, cards, options, clock=clock)
+        events = session.start()
+        while True:
+            _draw_drill(events, session, device, clock())
+            if session.done:
+                break
+            try:
+                line = console.input("[bold]>[/] ")
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                events = [session.stop("quit")]
+                continue
+            events = session.press(line)
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
+
+
+def _draw_drill(events: list, session, device: str, now) -> None:
+    from quizcnn import drill as d
+
+    prompt_keys = False
+    for event in events:
+        if isinstance(event, d.CardShown):
+            render.drill_card(console, event.shown, event.counts, event.cram)
+            prompt_keys = True
+        elif isinstance(event, d.Revealed):
+            render.drill_reveal(console, event.shown)
+            prompt_keys = True
+        elif isinstance(event, d.ExplanationShown):
+            render.drill_explanation(console, event.card)
+            prompt_keys = True
+        elif isinstance(event, d.ProofRequested):
+            _drill_proof(event.proof, device)
+            prompt_keys = True
+        elif isinstance(event, d.Graded):
+            render.drill_graded(console, event)
+        elif isinstance(event, d.Undone):
+            render.drill_undone(console, event)
+        elif isinstance(event, d.Notice):
+            render.drill_notice(console, event.text)
+        elif isinstance(event, d.Invalid):
+            render.drill_invalid(console, event.text, event.keys)
+            prompt_keys = False
+        elif isinstance(event, d.NothingDue):
+            render.drill_nothing_due(console, event, now)
+        elif isinstance(event, d.Finished):
+            render.drill_summary(console, event.summary)
+    if prompt_keys and not session.done:
+        render.drill_keys(console, session.keys())
+
+
+def _drill_proof(name: str, device: str) -> None:
+    """Run a card's proof inside the drill (torch is imported only now); a proof that
+    cannot run is one line, and the drill goes on."""
+    from quizcnn.proofs import ProofError, resolve_device, run_proof
+
+    try:
+        chosen = resolve_device(device)
+        with render.spinner(console, f"running proof {name} on {chosen}..."):
+            result = run_proof(name, device=chosen)
+    except ProofError as exc:
+        render.error_line(err_console, str(exc))
+        return
+    except KeyboardInterrupt:
+        render.drill_notice(console, "proof interrupted")
+        return
+    render.proof_result(console, result)
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Cards by state, reviews per day, due forecast, true retention, weak topics, streak."""
+    from quizcnn.stats import compute
+    from quizcnn.store import StoreError
+
+    bank = get_bank(ctx)
+    clock = _clock()
+    store = _open_store()
+    try:
+        result = compute(store, bank.cards, clock())
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render.stats_report(console, result)
+
+
+CardNames = Annotated[
+    list[str],
+    typer.Argument(metavar="ID...", help="Card ids, or topics/aliases (all their cards)."),
+]
+
+
+def _card_ids(bank: Bank, names: list[str], known: set[str]) -> list[str]:
+    """Card ids for names: a card id, a topic or alias, or an id only the database has."""
+    ids: list[str] = []
+    for name in names:
+        if name in known and name not in bank.by_id:
+            ids.append(name)  # a card removed from the bank: still yours to control
+            continue
+        try:
+            ids.extend(card.id for card in bank.find(name))
+        except UnknownName as exc:
+            fail(str(exc))
+    return list(dict.fromkeys(ids))
+
+
+def _set_suspended(ctx: typer.Context, names: list[str], suspended: bool) -> None:
+    from quizcnn.store import StoreError
+
+    bank = get_bank(ctx)
+    clock = _clock()
+    store = _open_store()
+    try:
+        ids = _card_ids(bank, names, store.card_ids())
+        changed = store.set_suspended(ids, suspended, clock())
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
+    verb = "suspended" if suspended else "unsuspended"
+    render.id_list_line(console, verb, changed, f"nothing to do: already {verb}")
+
+
+@app.command()
+def suspend(ctx: typer.Context, names: CardNames) -> None:
+    """Keep cards out of drills until unsuspended (their schedule and history stay)."""
+    _set_suspended(ctx, names, True)
+
+
+@app.command()
+def unsuspend(ctx: typer.Context, names: CardNames) -> None:
+    """Bring suspended cards (leeches included) back into drills."""
+    _set_suspended(ctx, names, False)
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[ID]...", help="Card ids, or topics/aliases (all their cards)."),
+    ] = None,
+    all_cards: Annotated[bool, typer.Option("--all", help="Reset every card.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+) -> None:
+    """Make cards new again (schedule and lapses cleared); the review log is kept."""
+    from quizcnn.store import StoreError
+
+    if bool(names) == all_cards:
+        fail("name the cards to reset, or pass --all (not both)")
+    bank = get_bank(ctx)
+    clock = _clock()
+    store = _open_store()
+    try:
+        known = store.card_ids()
+        ids = (
+            sorted(known)
+            if all_cards
+            else [i for i in _card_ids(bank, names or [], known) if i in known]
+        )
+        if not ids:
+            console.print("nothing to reset: these cards are already new")
+            return
+        if not yes:
+            what = f"all {len(ids)} cards" if all_cards else f"{len(ids)} card(s)"
+            try:
+                confirmed = typer.confirm(f"Reset {what} to new? The review history is kept")
+            except typer.Abort:
+                confirmed = False
+            if not confirmed:
+                fail("nothing was reset (pass --yes to reset without asking)", EXIT_INVALID)
+        done = store.reset(ids, clock())
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
+    render.id_list_line(console, "reset", done)
+
+
+@app.command()
+def optimize(ctx: typer.Context) -> None:
+    """Fit FSRS parameters to your own review log (fsrs's Optimizer; needs torch)."""
+    from fsrs.scheduler import DEFAULT_PARAMETERS
+
+    from quizcnn.schedule import (
+        MIN_OPTIMIZER_REVIEWS,
+        count_fit_reviews,
+        fit_parameters,
+        log_loss,
+        missing_optimizer_packages,
+        optimizer_histories,
+    )
+    from quizcnn.store import StoreError, iso
+
+    clock = _clock()
+    store = _open_store()
+    try:
+        histories = optimizer_histories(store.reviews(include_cram=False), store.last_resets())
+        usable = count_fit_reviews(histories)
+        if usable < MIN_OPTIMIZER_REVIEWS:
+            fail(
+                f"too few reviews to fit FSRS reliably: {usable} of the "
+                f"{MIN_OPTIMIZER_REVIEWS} needed (reviews on a later day than the card's "
+                "previous one); keep drilling and try again",
+                EXIT_INVALID,
+            )
+        missing = missing_optimizer_packages()
+        if missing:
+            fail(
+                f"quizcnn optimize needs fsrs's optimizer extras, missing here: "
+                f"{', '.join(missing)}; install them with: pip install 'fsrs[optimizer]'",
+                EXIT_INVALID,
+            )
+        current = store.settings().parameters
+        with render.spinner(console, f"fitting FSRS to {usable} reviews..."):
+            fitted = fit_parameters(histories)
+        losses = {"FSRS-6 defaults": log_loss(histories, DEFAULT_PARAMETERS)}
+        if current:
+            losses["your current fit"] = log_loss(histories, current)
+        losses["fitted now"] = log_loss(histories, fitted)
+        best_before = min(v for k, v in losses.items() if k != "fitted now")
+        if losses["fitted now"] < best_before:
+            store.save_settings(parameters=fitted, optimized_at=iso(clock()))
+            kept, shown = "the new fit, saved for future reviews", fitted
+        else:
+            kept = "the previous parameters: the new fit is no better on your history"
+            shown = current or list(DEFAULT_PARAMETERS)
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
+    render.optimize_report(console, usable, losses, kept, shown)
+
+
+SETTING_HELP = {
+    "desired_retention": "target recall probability at review time (0.70-0.99)",
+    "rollover_hour": "local hour the study day starts (0-23)",
+    "new_per_day": "new cards per day",
+    "reviews_per_day": "reviews + new cards per day",
+}
+
+
+@app.command("settings")
+def settings_command(
+    key: Annotated[str | None, typer.Argument(help="A setting to change.")] = None,
+    value: Annotated[str | None, typer.Argument(help="Its new value.")] = None,
+) -> None:
+    """Show the study settings, or change one: `quizcnn settings new_per_day 20`."""
+    from quizcnn.store import StoreError
+
+    store = _open_store()
+    try:
+        if key is not None:
+            if key not in SETTING_HELP:
+                fail(f"unknown setting {key!r}: use one of {', '.join(SETTING_HELP)}")
+            if value is None:
+                fail(f"give a value for {key} ({SETTING_HELP[key]})")
+            store.save_settings(**{key: _setting_value(key, value)})
+        current = store.settings()
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
+    shown = {k: getattr(current, k) for k in SETTING_HELP}
+    shown["fsrs parameters"] = (
+        "fitted " + str(current.optimized_at) if current.parameters else "FSRS-6 defaults"
+    )
+    render.settings_table(console, shown)
+
+
+def _setting_value(key: str, text: str):
+    try:
+        value = float(text) if key == "desired_retention" else int(text)
+    except ValueError:
+        fail(f"{key} must be a number, not {text!r}")
+    bounds = {"desired_retention": (0.7, 0.99), "rollover_hour": (0, 23)}
+    low, high = bounds.get(key, (0, 100_000))
+    if not low <= value <= high:
+        fail(f"{key} must be between {low} and {high} ({SETTING_HELP[key]})")
+    return value
+
+
+def _report_removed_ids(bank: Bank) -> None:
+    """`check`: ids in the review database that the bank no longer has."""
+    from quizcnn.store import StoreError, open_existing
+
+    try:
+        store = open_existing()
+    except StoreError as exc:
+        render.error_line(err_console, str(exc))
+        return
+    if store is None:
+        return
+    try:
+        with store:
+            ids = sorted((store.card_ids() | store.reviewed_ids()) - set(bank.by_id))
+    except StoreError as exc:
+        render.error_line(err_console, str(exc))
+        return
+    render.removed_ids(console, ids, store.path)
 
 
 def main() -> None:

@@ -345,3 +345,330 @@ def export_tsv_summary(console: Console, path, notes: int) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+# -- drill ---------------------------------------------------------------------
+
+GRADE_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
+GRADE_COLOURS = {1: "red", 2: "yellow", 3: "green", 4: "cyan"}
+
+
+def inline_math(text: str) -> str:
+    """Plain text with its \\( ... \\) and \\[ ... \\] spans as Unicode math."""
+    text = _DISPLAY_MATH.sub(lambda m: latex_to_unicode(" ".join(m.group(1).split())), text)
+    return _INLINE_MATH.sub(lambda m: latex_to_unicode(" ".join(m.group(1).split())), text)
+
+
+def format_interval(delta) -> str:
+    """Anki's short intervals: <1m, 10m, 5h, 3d, 2.1mo, 1.3y."""
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return "<1m"
+    if seconds < 3600:
+        return f"{round(seconds / 60)}m"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)}h"
+    days = seconds / 86400
+    if days < 30:
+        return f"{round(days)}d"
+    if days < 365:
+        return f"{days / 30:.1f}mo"
+    return f"{days / 365:.1f}y"
+
+
+def drill_card(console: Console, shown, counts: tuple[int, int, int], cram: bool) -> None:
+    """A card's panel: topic, kind and state above, the question (and choices) inside."""
+    from rich.panel import Panel
+
+    card = shown.card
+    body = escape(inline_math(shown.question))
+    for letter, choice in zip("abcdefghij", card.choices, strict=False):
+        body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
+    if card.kind == "numeric" and shown.unit:
+        body += f"\n[dim](answer in {escape(shown.unit)})[/]"
+    learning, review, new = counts
+    left = f"cram: {review} left" if cram else f"learning {learning} · review {review} · new {new}"
+    console.print()
+    console.print(
+        Panel(
+            body,
+            title=f"[bold cyan]{escape(card.topic)}[/] · {card.kind} · {shown.label}",
+            title_align="left",
+            subtitle=f"[dim]{escape(card.id)} · {left}[/]",
+            subtitle_align="right",
+            padding=(0, 1),
+        ),
+        highlight=False,
+    )
+
+
+def drill_keys(console: Console, keys: Sequence[tuple[str, str]]) -> None:
+    console.print(
+        "[dim]" + " · ".join(f"[bold]{escape(k)}[/bold] {escape(v)}" for k, v in keys) + "[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def drill_reveal(console: Console, shown) -> None:
+    """The answer beside what was typed, the verdict of a checked answer, then the grades."""
+    card = shown.card
+    answer = escape(inline_math(card.answer))
+    if card.kind == "choice":
+        letter = (
+            "abcdefghij"[card.choices.index(card.correct)] if card.correct in card.choices else "?"
+        )
+        answer = f"[bold]{letter}) {escape(inline_math(card.correct or ''))}[/]\n{answer}"
+    elif card.kind == "numeric" and shown.value is not None:
+        unit = f" {escape(shown.unit)}" if shown.unit else ""
+        tolerance = f" ± {shown.tolerance:g}" if shown.tolerance else ""
+        answer = f"[bold]{shown.value:g}{unit}{tolerance}[/]\n{answer}"
+        if shown.working:
+            answer += f"\n[dim]{escape(inline_math(shown.working))}[/]"
+    verdict = {True: "[bold green]✓ right[/]", False: "[bold red]✗ wrong[/]"}.get(shown.correct)
+    if shown.attempt is None:
+        console.print(f"[bold]Answer[/]\n{answer}", highlight=False)
+    else:
+        table = Table(show_header=True, box=None, padding=(0, 2), expand=True)
+        table.add_column("your answer" + (f"  {verdict}" if verdict else ""), ratio=1)
+        table.add_column("answer", ratio=1)
+        table.add_row(escape(shown.attempt), answer)
+        console.print(table, highlight=False)
+    drill_grades(console, shown.previews, shown.suggested)
+
+
+def drill_grades(console: Console, previews: dict, suggested: int | None) -> None:
+    """The four grades with the interval each would set underneath, as in Anki."""
+    table = Table(show_header=False, box=None, padding=(0, 3))
+    for _ in GRADE_NAMES:
+        table.add_column(justify="center")
+    names = []
+    for rating, name in GRADE_NAMES.items():
+        mark = " ⏎" if rating == suggested else ""
+        names.append(f"[bold {GRADE_COLOURS[rating]}]{rating} {name}{mark}[/]")
+    table.add_row(*names)
+    if previews:
+        table.add_row(*[format_interval(previews[r]) for r in GRADE_NAMES])
+    else:
+        table.add_row(*["[dim]cram[/]"] * 4)
+    console.print(table, highlight=False)
+
+
+def drill_explanation(console: Console, card) -> None:
+    from rich.panel import Panel
+
+    console.print(
+        Panel(terminal_markdown(card.explanation), title="explanation", title_align="left")
+    )
+    for source in card.sources:
+        console.print(f"  [dim]source:[/] {escape(source)}", highlight=False, soft_wrap=True)
+
+
+def drill_graded(console: Console, graded) -> None:
+    colour = GRADE_COLOURS[graded.rating]
+    text = f"[{colour}]{GRADE_NAMES[graded.rating]}[/]"
+    if graded.cram:
+        text += " [dim](cram: schedule unchanged)[/]"
+    elif graded.interval is not None:
+        text += f" [dim]· next in {format_interval(graded.interval)}[/]"
+    console.print(text, highlight=False)
+    if graded.leech:
+        card_id = escape(graded.card.id)
+        console.print(
+            f"[bold yellow]leech:[/] {card_id} lapsed {graded.lapses} times; it is tagged leech and "
+            f"suspended. Rewrite it for yourself, then `quizcnn unsuspend {card_id}`",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def drill_undone(console: Console, undone) -> None:
+    console.print(
+        f"[magenta]undone:[/] {GRADE_NAMES[undone.rating]} on {escape(undone.card.id)}",
+        highlight=False,
+    )
+
+
+def drill_notice(console: Console, text: str) -> None:
+    console.print(f"[yellow]{escape(text)}[/]", highlight=False, soft_wrap=True)
+
+
+def drill_invalid(console: Console, text: str, keys: Sequence[tuple[str, str]]) -> None:
+    valid = ", ".join(f"{k} ({v})" for k, v in keys)
+    console.print(
+        f"[yellow]{escape(text)}[/]; valid keys: {escape(valid)}", highlight=False, soft_wrap=True
+    )
+
+
+def _local_time(moment) -> str:
+    return moment.astimezone().strftime("%a %Y-%m-%d %H:%M")
+
+
+def drill_nothing_due(console: Console, event, now) -> None:
+    """Nothing (more) due: when the next card is, and how to practise ahead."""
+    head = "Nothing due now." if event.at_start else "All done for now."
+    if event.cram:
+        console.print(f"[bold]{head}[/] No card to cram in this selection.", highlight=False)
+        return
+    if event.next_due is not None:
+        wait = event.next_due - now
+        when = "now" if wait.total_seconds() <= 0 else f"in {format_interval(wait)}"
+        head += f" The next card is due {when} ({_local_time(event.next_due)})."
+    console.print(f"[bold]{head}[/]", highlight=False, soft_wrap=True)
+    if event.at_start:
+        console.print(
+            "  Practise ahead with [bold]quizcnn drill --cram[/] (logged as cram; schedules "
+            "stay as they are), or take more new cards with [bold]--new N[/].",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def drill_summary(console: Console, summary) -> None:
+    table = Table(title="session" + (" (cram)" if summary.cram else ""), show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("reviewed", str(summary.reviewed))
+    table.add_row("again-rate", f"{100 * summary.again_rate:.0f}% ({summary.again})")
+    table.add_row("minutes", f"{summary.minutes:.1f}")
+    table.add_row("due tomorrow", str(summary.due_tomorrow))
+    table.add_row("due in 7 days", str(summary.due_week))
+    console.print(table)
+
+
+# -- stats ---------------------------------------------------------------------
+
+_HEAT_GLYPHS = ["·", "░", "▒", "▓", "█"]
+
+
+def _heat_level(count: int, top: int) -> int:
+    if count <= 0 or top <= 0:
+        return 0
+    return min(4, 1 + (count * 4 - 1) // top)
+
+
+def stats_report(console: Console, stats) -> None:
+    """Card states, a 12-week heatmap, a 30-day forecast, retention, weak topics, streak."""
+    states = Table(title="cards", show_header=True)
+    for name in stats.states:
+        states.add_column(name, justify="right")
+    states.add_row(*[str(n) for n in stats.states.values()])
+    console.print(states)
+    if stats.leeches:
+        console.print(
+            f"[yellow]leeches[/] (suspended at 8 lapses): {escape(', '.join(stats.leeches))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if stats.removed:
+        console.print(
+            f"[dim]{stats.removed} card id(s) with history are no longer in the bank "
+            "(kept, skipped; `quizcnn check` lists them)[/]",
+            highlight=False,
+        )
+    stats_heatmap(console, stats.heatmap)
+    stats_forecast(console, stats.forecast)
+    retention = Table(title="true retention (first review of a card per day; Again = fail)")
+    retention.add_column("")
+    periods = list(stats.retention)
+    for period in periods:
+        retention.add_column(period.replace("_", " "), justify="right")
+    for group in ("young", "mature", "all"):
+        label = {"young": "young (<21d)", "mature": "mature (≥21d)", "all": "all"}[group]
+        cells = []
+        for period in periods:
+            r = stats.retention[period][group]
+            cells.append("-" if r.rate is None else f"{100 * r.rate:.1f}% ({r.passed}/{r.total})")
+        retention.add_row(label, *cells)
+    console.print(retention)
+    if stats.weakest:
+        weak = Table(title="weakest topics (again-rate)")
+        weak.add_column("topic", style="cyan")
+        weak.add_column("reviews", justify="right")
+        weak.add_column("again", justify="right")
+        weak.add_column("again-rate", justify="right")
+        for t in stats.weakest:
+            weak.add_row(t.topic, str(t.reviews), str(t.again), f"{100 * t.rate:.0f}%")
+        console.print(weak)
+    days = "day" if stats.streak == 1 else "days"
+    console.print(
+        f"[bold]streak:[/] {stats.streak} {days} · reviews today {stats.reviews_today} · "
+        f"all time {stats.reviews_total}",
+        highlight=False,
+    )
+
+
+def stats_heatmap(console: Console, heatmap: Sequence) -> None:
+    """Reviews per day, one column per week (Monday on top), the newest week last."""
+    if not heatmap:
+        return
+    first_day = heatmap[0][0]
+    start = first_day.toordinal() - first_day.weekday()  # the Monday of the first week
+    weeks = (heatmap[-1][0].toordinal() - start) // 7 + 1
+    grid = [[" "] * weeks for _ in range(7)]
+    top = max(n for _, n in heatmap)
+    for day, count in heatmap:
+        offset = day.toordinal() - start
+        grid[offset % 7][offset // 7] = _HEAT_GLYPHS[_heat_level(count, top)]
+    console.print(f"[bold]reviews per day[/] [dim](last {len(heatmap) // 7} weeks, max {top})[/]")
+    for row, name in zip(grid, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True):
+        console.print(f"  {name} [green]{' '.join(row)}[/]", highlight=False)
+    console.print(f"  [dim]less {' '.join(_HEAT_GLYPHS)} more[/]", highlight=False)
+
+
+def stats_forecast(console: Console, forecast: Sequence) -> None:
+    """Cards due per day for the next 30 days, as bars (today includes the overdue)."""
+    top = max((n for _, n in forecast), default=0)
+    console.print(f"[bold]due forecast[/] [dim](next {len(forecast)} days)[/]")
+    for k, (day, count) in enumerate(forecast):
+        label = "today" if k == 0 else day.strftime("%a %m-%d")
+        bar = "█" * (round(count / top * BAR_WIDTH) if top else 0)
+        console.print(f"  {label:>9} [cyan]{bar}[/] {count}", highlight=False)
+
+
+# -- control and optimize ----------------------------------------------------------
+
+
+def id_list_line(console: Console, verb: str, ids: Sequence[str], unchanged: str = "") -> None:
+    shown = ", ".join(ids[:12]) + (f", ... ({len(ids)} in all)" if len(ids) > 12 else "")
+    if ids:
+        console.print(f"[bold]{verb}[/] {len(ids)} card(s): {escape(shown)}", highlight=False)
+    elif unchanged:
+        console.print(unchanged, highlight=False)
+
+
+def removed_ids(console: Console, ids: Sequence[str], path) -> None:
+    """Ids with review history that the bank no longer has (kept, skipped by the drill)."""
+    if not ids:
+        return
+    console.print(
+        f"[yellow]note:[/] {len(ids)} card id(s) in {escape(str(path))} are not in the bank "
+        f"(history kept, skipped in drills): {escape(', '.join(ids))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def optimize_report(
+    console: Console, reviews: int, losses: dict[str, float], kept: str, parameters
+) -> None:
+    table = Table(title=f"FSRS fit on {reviews} reviews (log loss, lower is better)")
+    table.add_column("parameters")
+    table.add_column("log loss", justify="right")
+    for name, loss in losses.items():
+        table.add_row(name, f"{loss:.4f}")
+    console.print(table)
+    console.print(
+        f"[bold]kept:[/] {escape(kept)} [dim]({', '.join(f'{p:.4f}' for p in parameters)})[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def settings_table(console: Console, values: dict) -> None:
+    table = Table(title="settings", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in values.items():
+        table.add_row(key, escape(str(value)))
+    console.print(table)

@@ -1,0 +1,527 @@
+"""The drill session: a state machine the CLI drives with lines of input.
+
+It knows nothing about terminals. ``Drill.start()`` and ``Drill.press(line)``
+return events (a card to show, an answer revealed, a grade saved, ...) that the
+CLI draws; ``Drill.stop()`` ends the session with a summary. Each grade is
+committed to the store before the next card is chosen, so quitting, Ctrl-C or a
+killed process loses nothing already graded.
+
+Keys, one line each (Enter after the key; a piped script works the same way):
+
+- asking: recall cards take a typed attempt, or just Enter to reveal; choice cards
+  a letter (auto-graded: right = Good, wrong = Again); numeric cards a number,
+  checked against the value and tolerance (or a generator's fresh draw);
+- revealed: 1-4 grade (Again, Hard, Good, Easy), Enter takes the auto grade,
+  ``e`` shows the explanation, ``p`` runs the card's proof;
+- always: ``u`` undoes the last grade of this session, ``q`` quits.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone, tzinfo
+from enum import Enum
+from typing import NamedTuple
+
+from quizcnn.bank import Card
+from quizcnn.schedule import (
+    RATING_NAMES,
+    STATE_NAMES,
+    Queue,
+    apply_rating,
+    build_queue,
+    count_due_before,
+    cram_queue,
+    day_start,
+    day_starts,
+    make_scheduler,
+    next_day_start,
+    next_due,
+    preview,
+)
+from quizcnn.store import CardRow, Review, Store, StoreError, parse_time
+
+LETTERS = "abcdefghij"
+
+
+class Phase(Enum):
+    ASK = "ask"
+    REVEALED = "revealed"
+    DONE = "done"
+
+
+class Options(NamedTuple):
+    topics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    new: int | None = None  # new cards this session instead of what is left of today's limit
+    limit: int | None = None  # reviews + new cards this session instead of today's remainder
+    cram: bool = False  # practice ahead: logged as cram, schedules untouched
+
+
+@dataclass
+class Shown:
+    """A card on screen, with what this showing drew and measured."""
+
+    card: Card
+    question: str
+    label: str  # new, learning, review, relearning or cram
+    before: CardRow | None
+    previews: dict[int, timedelta]  # rating -> interval it would set; empty when cramming
+    started: float  # monotonic seconds
+    value: float | None = None  # numeric: the right number (a generator's draw included)
+    tolerance: float | None = None
+    unit: str | None = None
+    working: str | None = None  # a generator's worked answer
+    attempt: str | None = None
+    correct: bool | None = None  # None: nothing to check (recall, or revealed blank)
+    suggested: int | None = None  # the auto grade of a checked answer
+
+    @property
+    def choice_letters(self) -> str:
+        return LETTERS[: len(self.card.choices)]
+
+
+# -- events ----------------------------------------------------------------------
+
+
+class CardShown(NamedTuple):
+    shown: Shown
+    counts: tuple[int, int, int]  # learning, review, new cards left (this one included)
+    cram: bool
+
+
+class Revealed(NamedTuple):
+    shown: Shown
+
+
+class ExplanationShown(NamedTuple):
+    card: Card
+
+
+class ProofRequested(NamedTuple):
+    card: Card
+    proof: str
+
+
+class Graded(NamedTuple):
+    card: Card
+    rating: int
+    due: datetime | None  # None when cramming
+    interval: timedelta | None
+    leech: bool  # this grade made the card a leech (tagged and suspended)
+    lapses: int
+    cram: bool
+
+
+class Undone(NamedTuple):
+    card: Card
+    rating: int
+
+
+class Notice(NamedTuple):
+    text: str
+
+
+class Invalid(NamedTuple):
+    text: str
+    keys: list[tuple[str, str]]
+
+
+class NothingDue(NamedTuple):
+    next_due: datetime | None  # None: no scheduled card at all
+    at_start: bool  # nothing was due when the drill began
+    cram: bool
+
+
+class Summary(NamedTuple):
+    reviewed: int
+    again: int
+    minutes: float
+    due_tomorrow: int
+    due_week: int
+    new_seen: int
+    cram: bool
+    stopped: str  # "done", "quit", "limit"
+
+    @property
+    def again_rate(self) -> float:
+        return self.again / self.reviewed if self.reviewed else 0.0
+
+
+class Finished(NamedTuple):
+    summary: Summary
+
+
+Event = (
+    CardShown | Revealed | ExplanationShown | ProofRequested | Graded | Undone | Notice | Invalid
+)
+
+
+class _Done(NamedTuple):
+    """A grade of this session, for undo and the summary."""
+
+    review: Review
+    shown: Shown
+    rating: int
+    was_new: bool
+    was_review: bool
+
+
+# -- the session -----------------------------------------------------------------
+
+
+class Drill:
+    """One session over the selected cards (in bank order).
+
+    ``clock`` gives the current time (timezone-aware; tests fix it), ``tz`` the zone of
+    the day rollover (None: the machine's), ``rng`` draws generator cards, ``fuzz``
+    turns fsrs's interval fuzz on or off.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        cards: Sequence[Card],
+        options: Options | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        tz: tzinfo | None = None,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        fuzz: bool = True,
+    ) -> None:
+        self.store = store
+        self.cards = list(cards)
+        self.options = options or Options()
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.tz = tz
+        self.rng = rng or random.Random()
+        self.monotonic = monotonic
+        self._last_queue: Queue | None = None
+        self.by_id = {card.id: card for card in self.cards}
+        self.ids = [card.id for card in self.cards]
+        self.settings = self.store.settings()
+        self.scheduler = make_scheduler(
+            self.settings.parameters, self.settings.desired_retention, fuzz
+        )
+        self.phase = Phase.ASK
+        self.current: Shown | None = None
+        self.history: list[_Done] = []
+        self.started = self.monotonic()
+        self._cram_list: list[str] | None = None
+        self.finished: Summary | None = None
+
+    # -- driving -------------------------------------------------------------------
+
+    def start(self) -> list:
+        """The first card, or NothingDue and the end of the session."""
+        events = self._advance()
+        if self.phase is Phase.DONE and not self.history:
+            rows = self.store.queue_rows()
+            return [NothingDue(next_due(self.ids, rows), True, self.options.cram)]
+        return events
+
+    def press(self, line: str) -> list:
+        """Handle one line of input."""
+        if self.phase is Phase.DONE:
+            return []
+        key = line.strip()
+        lower = key.lower()
+        if lower == "q":
+            return [self.stop("quit")]
+        if lower == "u":
+            return self.undo()
+        if self.phase is Phase.ASK:
+            return self._answer(key)
+        return self._after_reveal(lower)
+
+    def stop(self, reason: str = "quit") -> Finished:
+        """End the session (q, Ctrl-C, end of input): everything graded is already saved."""
+        if self.finished is None:
+            self.finished = self._summary(reason)
+        self.phase = Phase.DONE
+        self.current = None
+        return Finished(self.finished)
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    def keys(self) -> list[tuple[str, str]]:
+        """The keys that mean something now, as (key, meaning)."""
+        shown = self.current
+        if shown is None:
+            return []
+        always = [("u", "undo"), ("q", "quit")]
+        if self.phase is Phase.ASK:
+            kind = shown.card.kind
+            if kind == "choice":
+                letters = shown.choice_letters
+                first = [(f"{letters[0]}-{letters[-1]}", "choose"), ("Enter", "reveal")]
+            elif kind == "numeric":
+                first = [("<number>", "answer"), ("Enter", "reveal")]
+            else:
+                first = [("<text>", "try an answer"), ("Enter", "reveal")]
+            return first + always
+        grades = [(str(r), RATING_NAMES[r]) for r in range(1, 5)]
+        if shown.suggested is not None:
+            grades.append(("Enter", RATING_NAMES[shown.suggested]))
+        extra = [("e", "explanation")]
+        if shown.card.proof:
+            extra.append(("p", "run proof"))
+        return grades + extra + always
+
+    # -- asking --------------------------------------------------------------------
+
+    def _answer(self, key: str) -> list:
+        shown = self.current
+        assert shown is not None
+        kind = shown.card.kind
+        if not key:
+            return self._reveal(None, None)
+        if kind == "choice":
+            letter = key.lower()
+            if len(letter) != 1 or letter not in shown.choice_letters:
+                letters = shown.choice_letters
+                return [Invalid(f"pick a letter from {letters[0]} to {letters[-1]}", self.keys())]
+            picked = shown.card.choices[shown.choice_letters.index(letter)]
+            return self._reveal(f"{letter}) {picked}", picked == shown.card.correct)
+        if kind == "numeric":
+            number = parse_number(key)
+            if number is None:
+                return [Invalid(f"{key!r} is not a number", self.keys())]
+            tolerance = shown.tolerance or 0.0
+            ok = abs(number - (shown.value or 0.0)) <= tolerance + 1e-9 * max(1.0, abs(number))
+            return self._reveal(key, ok)
+        return self._reveal(key, None)
+
+    def _reveal(self, attempt: str | None, correct: bool | None) -> list:
+        shown = self.current
+        assert shown is not None
+        shown.attempt = attempt
+        shown.correct = correct
+        shown.suggested = None if correct is None else (3 if correct else 1)
+        self.phase = Phase.REVEALED
+        return [Revealed(shown)]
+
+    # -- revealed ------------------------------------------------------------------
+
+    def _after_reveal(self, key: str) -> list:
+        shown = self.current
+        assert shown is not None
+        if key in ("1", "2", "3", "4"):
+            return self._grade(int(key))
+        if key == "" and shown.suggested is not None:
+            return self._grade(shown.suggested)
+        if key == "e":
+            return [ExplanationShown(shown.card)]
+        if key == "p":
+            if shown.card.proof:
+                return [ProofRequested(shown.card, shown.card.proof)]
+            return [Notice("this card has no proof to run")]
+        text = "grade with 1-4" if key == "" else f"{key!r} means nothing here"
+        return [Invalid(text, self.keys())]
+
+    def _grade(self, rating: int) -> list:
+        shown = self.current
+        assert shown is not None
+        card = shown.card
+        now = self.clock()
+        duration = max(0, int(round((self.monotonic() - shown.started) * 1000)))
+        cram = self.options.cram
+        review = self.store.record_review(
+            card.id,
+            rating,
+            now,
+            duration,
+            lambda before: apply_rating(self.scheduler, before, card.id, rating, now),
+            cram=cram,
+        )
+        before = review.before
+        was_new = before is None or before.state is None
+        self.history.append(
+            _Done(review, shown, rating, was_new, before is not None and before.state == 2)
+        )
+        due = None if cram else parse_time(review.after.due)
+        leech = bool(review.after.leech and not (before and before.leech))
+        events: list = [
+            Graded(
+                card,
+                rating,
+                due,
+                None if due is None else due - now,
+                leech,
+                review.after.lapses,
+                cram,
+            )
+        ]
+        return events + self._advance()
+
+    # -- undo ----------------------------------------------------------------------
+
+    def undo(self) -> list:
+        if not self.history:
+            return [Notice("nothing to undo in this session")]
+        last = self.history[-1]
+        try:
+            self.store.undo_review(last.review.id)
+        except StoreError as exc:
+            return [Notice(str(exc))]
+        self.history.pop()
+        self.finished = None
+        self._last_queue = None
+        self.current = self._show(last.shown.card, redo=last.shown)
+        self.phase = Phase.ASK
+        return [
+            Undone(last.shown.card, last.rating),
+            CardShown(self.current, self._counts(), self.options.cram),
+        ]
+
+    # -- choosing the next card ----------------------------------------------------
+
+    def _advance(self) -> list:
+        self.current = None
+        self._last_queue = None
+        card_id = self._next_id()
+        if card_id is None:
+            reason = "limit" if self._limit_reached() else "done"
+            events: list = []
+            if reason == "done" and self.history:
+                rows = self.store.queue_rows()
+                events.append(NothingDue(next_due(self.ids, rows), False, self.options.cram))
+            return [*events, self.stop(reason)]
+        self.current = self._show(self.by_id[card_id])
+        self.phase = Phase.ASK
+        return [CardShown(self.current, self._counts(), self.options.cram)]
+
+    def _limit_reached(self) -> bool:
+        return self.options.limit is not None and self._limited_done() >= self.options.limit
+
+    def _limited_done(self) -> int:
+        """Grades that count against a limit: reviews and new cards (cram: all)."""
+        if self.options.cram:
+            return len(self.history)
+        return sum(1 for d in self.history if d.was_new or d.was_review)
+
+    def _next_id(self) -> str | None:
+        if self.options.cram:
+            return self._next_cram_id()
+        queue = self._queue()
+        self._last_queue = queue
+        ids = queue.ids
+        return ids[0] if ids else None
+
+    def _queue(self):
+        now = self.clock()
+        rollover = self.settings.rollover_hour
+        start = day_start(now, rollover, self.tz)
+        session_new = sum(1 for d in self.history if d.was_new)
+        session_counted = self._limited_done()
+        if self.options.new is not None:
+            new_allowance = self.options.new - session_new
+        else:
+            new_allowance = self.settings.new_per_day - self.store.today_counts(start).new
+        if self.options.limit is not None:
+            review_allowance = self.options.limit - session_counted
+        else:
+            today = self.store.today_counts(start)
+            review_allowance = self.settings.reviews_per_day - today.reviews - today.new
+        return build_queue(
+            self.ids,
+            self.store.queue_rows(),
+            now,
+            next_day_start(now, rollover, self.tz),
+            new_allowance=new_allowance,
+            review_allowance=review_allowance,
+            parameters=self.settings.parameters,
+        )
+
+    def _next_cram_id(self) -> str | None:
+        if self._cram_list is None:
+            self._cram_list = cram_queue(self.ids, self.store.queue_rows())
+            if self.options.new is not None:
+                rows = {r[0] for r in self.store.queue_rows() if r[1] is not None}
+                new = [c for c in self._cram_list if c not in rows][: max(self.options.new, 0)]
+                self._cram_list = [c for c in self._cram_list if c in rows or c in new]
+        if self._limit_reached():
+            return None
+        seen = {d.shown.card.id for d in self.history}
+        for card_id in self._cram_list:
+            if card_id not in seen:
+                return card_id
+        return None
+
+    def _counts(self) -> tuple[int, int, int]:
+        if self.options.cram:
+            seen = {d.shown.card.id for d in self.history}
+            left = [c for c in self._cram_list or [] if c not in seen]
+            return (0, len(left), 0)
+        queue = self._last_queue or self._queue()
+        counts = [len(queue.learning) + len(queue.learn_ahead), len(queue.reviews), len(queue.new)]
+        current = self.current
+        if current is not None and current.card.id not in queue.ids:  # re-shown by undo
+            index = 2 if current.label == "new" else 1 if current.label == "review" else 0
+            counts[index] += 1
+        return (counts[0], counts[1], counts[2])
+
+    def _show(self, card: Card, redo: Shown | None = None) -> Shown:
+        """Put a card on screen: its stored state, the intervals each grade would set,
+        and for a generator card a fresh draw (the same one again after an undo)."""
+        before = self.store.card(card.id)
+        now = self.clock()
+        label = "cram" if self.options.cram else STATE_NAMES[before.state if before else None]
+        previews = {} if self.options.cram else preview(self.scheduler, before, card.id, now)
+        if redo is not None:
+            return replace(
+                redo,
+                before=before,
+                label=label,
+                previews=previews,
+                started=self.monotonic(),
+                attempt=None,
+                correct=None,
+                suggested=None,
+            )
+        shown = Shown(card, card.question, label, before, previews, self.monotonic())
+        if card.kind == "numeric":
+            if card.generator:
+                from quizcnn.generators import draw
+
+                drawn = draw(card.generator, self.rng)
+                shown.question, shown.working = drawn.question, drawn.working
+                shown.value, shown.tolerance, shown.unit = drawn.value, drawn.tolerance, drawn.unit
+            else:
+                shown.value, shown.tolerance, shown.unit = card.value, card.tolerance, card.unit
+        return shown
+
+    # -- summary -------------------------------------------------------------------
+
+    def _summary(self, reason: str) -> Summary:
+        now = self.clock()
+        rollover = self.settings.rollover_hour
+        starts = day_starts(now, 9, rollover, self.tz)  # today, tomorrow, ... 8 days on
+        rows = self.store.queue_rows()
+        return Summary(
+            reviewed=len(self.history),
+            again=sum(1 for d in self.history if d.rating == 1),
+            minutes=(self.monotonic() - self.started) / 60,
+            due_tomorrow=count_due_before(self.ids, rows, starts[2]),
+            due_week=count_due_before(self.ids, rows, starts[8]),
+            new_seen=sum(1 for d in self.history if d.was_new),
+            cram=self.options.cram,
+            stopped=reason,
+        )
+
+
+def parse_number(text: str) -> float | None:
+    """A typed number: 1024, 1,024, 1_024, 1e6, -0.5, 25% (as 25). None if not a number."""
+    cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "").rstrip("%")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

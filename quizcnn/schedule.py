@@ -1,0 +1,393 @@
+"""FSRS scheduling (the `fsrs` package), study days, daily limits and queue order.
+
+- The scheduler is fsrs's own with FSRS-6 default parameters (or the user's fitted
+  ones), desired retention 0.9 by default, fuzz on, fsrs's learning steps.
+- The study day starts at a rollover hour (4 am local time by default), as in Anki.
+- Queue: due learning/relearning cards first (earliest due first), then due
+  reviews with the lowest retrievability first, then new cards in bank order up to
+  the new limit; reviews and new cards together stay under the review limit.
+  Learning cards are never held back by a limit: they are in the middle of steps.
+- Leeches: at 8 lapses (then every 4 more, as in Anki) a card is tagged and suspended.
+
+Fuzz is seeded per card and review count, so the interval shown under a grade
+before answering is exactly the one the grade then sets.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, time, timedelta, timezone, tzinfo
+from typing import NamedTuple
+
+from fsrs import Card as FsrsCard
+from fsrs import Rating, Scheduler, State
+from fsrs.scheduler import DEFAULT_PARAMETERS
+
+from quizcnn.store import CardRow, iso, parse_time
+
+RATINGS = (Rating.Again, Rating.Hard, Rating.Good, Rating.Easy)
+RATING_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
+STATE_NAMES = {None: "new", 1: "learning", 2: "review", 3: "relearning"}
+LEECH_LAPSES = 8  # Anki's default leech threshold
+LEARN_AHEAD = timedelta(minutes=20)  # Anki's default: learning cards may come early at the end
+MATURE_DAYS = 21  # Anki: a review card with an interval of 21 days or more is mature
+NOW_ENV = "QUIZCNN_NOW"
+
+
+# -- clock ------------------------------------------------------------------------
+
+
+def parse_now(text: str) -> datetime:
+    """An ISO time; without a zone it is taken as UTC."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def clock_from_env(environ: Mapping[str, str] = os.environ) -> Callable[[], datetime]:
+    """The current UTC time, or the fixed time in QUIZCNN_NOW (for tests and demos:
+    with it set, time stands still, so schedules are reproducible)."""
+    fixed = environ.get(NOW_ENV)
+    if fixed:
+        moment = parse_now(fixed)
+        return lambda: moment
+    return lambda: datetime.now(timezone.utc)
+
+
+# -- the scheduler ----------------------------------------------------------------
+
+
+def make_scheduler(
+    parameters: Sequence[float] | None = None,
+    desired_retention: float = 0.9,
+    fuzz: bool = True,
+) -> Scheduler:
+    return Scheduler(
+        parameters=tuple(parameters) if parameters else DEFAULT_PARAMETERS,
+        desired_retention=desired_retention,
+        enable_fuzzing=fuzz,
+    )
+
+
+def to_fsrs(row: CardRow | None, now: datetime, key: int = 0) -> FsrsCard:
+    """An fsrs Card for a stored row; a new card is fsrs's fresh Learning card.
+    (card_id is always given: fsrs's default sleeps 1 ms to make a unique one.)"""
+    if row is None or row.state is None:
+        return FsrsCard(card_id=key, state=State.Learning, step=0, due=now)
+    return FsrsCard(
+        card_id=key,
+        state=State(row.state),
+        step=row.step,
+        stability=row.stability,
+        difficulty=row.difficulty,
+        due=parse_time(row.due),
+        last_review=parse_time(row.last_review),
+    )
+
+
+def _fuzz_seed(card_id: str, reps: int) -> str:
+    return f"{card_id}#{reps}"
+
+
+def review_fsrs(
+    scheduler: Scheduler, card: FsrsCard, rating: int, now: datetime, seed: str
+) -> FsrsCard:
+    """fsrs's review_card with its fuzz drawn from a generator seeded by ``seed``.
+    fsrs draws fuzz from the random module's global generator, so it is seeded for
+    this one call and then restored, leaving everyone else's random numbers alone."""
+    saved = random.getstate()
+    random.seed(seed)
+    try:
+        reviewed, _ = scheduler.review_card(card, Rating(rating), review_datetime=now)
+    finally:
+        random.setstate(saved)
+    return reviewed
+
+
+def is_lapse(before: CardRow | None, rating: int) -> bool:
+    return before is not None and before.state == State.Review and rating == Rating.Again
+
+
+def becomes_leech(lapses: int, threshold: int = LEECH_LAPSES) -> bool:
+    """Anki: at the threshold, then every half threshold after it."""
+    return lapses >= threshold and (lapses - threshold) % max(threshold // 2, 1) == 0
+
+
+def apply_rating(
+    scheduler: Scheduler, before: CardRow | None, card_id: str, rating: int, now: datetime
+) -> CardRow:
+    """The card's next stored row after a grade."""
+    row = before or CardRow(card_id)
+    card = review_fsrs(scheduler, to_fsrs(before, now), rating, now, _fuzz_seed(card_id, row.reps))
+    lapses = row.lapses + (1 if is_lapse(before, rating) else 0)
+    leech = is_lapse(before, rating) and becomes_leech(lapses)
+    return row._replace(
+        state=int(card.state),
+        step=card.step,
+        stability=card.stability,
+        difficulty=card.difficulty,
+        due=iso(card.due),
+        last_review=iso(card.last_review),
+        reps=row.reps + 1,
+        lapses=lapses,
+        leech=row.leech or leech,
+        suspended=row.suspended or leech,
+    )
+
+
+def preview(
+    scheduler: Scheduler, before: CardRow | None, card_id: str, now: datetime
+) -> dict[int, timedelta]:
+    """The interval each of the four grades would set now (what the grade buttons show)."""
+    return {
+        int(rating): parse_time(apply_rating(scheduler, before, card_id, rating, now).due) - now
+        for rating in RATINGS
+    }
+
+
+def retrievability(
+    stability: float, last_review: datetime, now: datetime, parameters: Sequence[float]
+) -> float:
+    """fsrs's forgetting curve, R = (1 + F t / S)^(-w20) with whole elapsed days, as in
+    Scheduler.get_card_retrievability, without building a Card per row."""
+    decay = -parameters[20]
+    factor = 0.9 ** (1 / decay) - 1
+    days = max(0, (now - last_review).days)
+    return (1 + factor * days / stability) ** decay
+
+
+# -- study days -------------------------------------------------------------------
+
+
+def day_start(now: datetime, rollover_hour: int = 4, tz: tzinfo | None = None) -> datetime:
+    """The UTC instant the current study day began: the latest local rollover hour
+    at or before now. ``tz`` None means the machine's local time zone."""
+    local = now.astimezone(tz)
+    day = (local - timedelta(hours=rollover_hour)).date()
+    return _local_instant(day, rollover_hour, tz)
+
+
+def next_day_start(now: datetime, rollover_hour: int = 4, tz: tzinfo | None = None) -> datetime:
+    start = day_start(now, rollover_hour, tz).astimezone(tz)
+    return _local_instant(start.date() + timedelta(days=1), rollover_hour, tz)
+
+
+def day_starts(
+    now: datetime, days: int, rollover_hour: int = 4, tz: tzinfo | None = None
+) -> list[datetime]:
+    """Starts of ``days`` consecutive study days from today's (DST-safe: by local date)."""
+    first = day_start(now, rollover_hour, tz).astimezone(tz).date()
+    return [_local_instant(first + timedelta(days=k), rollover_hour, tz) for k in range(days)]
+
+
+def _local_instant(day, hour: int, tz: tzinfo | None) -> datetime:
+    naive = datetime.combine(day, time(hour))
+    local = naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
+    return local.astimezone(timezone.utc)
+
+
+# -- the queue --------------------------------------------------------------------
+
+
+class Queue(NamedTuple):
+    """Card ids to show, in order, by part."""
+
+    learning: list[str]
+    reviews: list[str]
+    new: list[str]
+    learn_ahead: list[str]  # learning cards due within LEARN_AHEAD, shown when all else is done
+
+    @property
+    def ids(self) -> list[str]:
+        return [*self.learning, *self.reviews, *self.new, *self.learn_ahead]
+
+
+def build_queue(
+    bank_ids: Sequence[str],
+    rows: Iterable[tuple],
+    now: datetime,
+    day_end: datetime,
+    *,
+    new_allowance: int,
+    review_allowance: int,
+    parameters: Sequence[float] | None = None,
+    learn_ahead: timedelta = LEARN_AHEAD,
+) -> Queue:
+    """Today's queue from the cards' states alone (never the review log).
+
+    ``bank_ids`` are the selected cards in bank order; ``rows`` are store
+    ``queue_rows()`` tuples ``(card_id, state, due, last_review, stability, suspended)``
+    and may name cards outside the selection (removed or filtered out): they are
+    skipped. Review-state cards due before ``day_end`` (the next rollover) are due
+    today; learning cards are due at their exact time.
+    """
+    parameters = parameters or DEFAULT_PARAMETERS
+    selected = set(bank_ids)
+    now_text, end_text = iso(now), iso(day_end)
+    ahead_text = iso(now + learn_ahead)
+    learning: list[tuple[str, str]] = []
+    ahead: list[tuple[str, str]] = []
+    reviews: list[tuple[float, str, str]] = []
+    known: set[str] = set()
+    for card_id, state, due, last_review, stability, suspended in rows:
+        if card_id not in selected:
+            continue
+        if state is not None or suspended:
+            known.add(card_id)  # scheduled or suspended: not new
+        if suspended or state is None:
+            continue
+        # ISO UTC strings of one fixed width compare in time order
+        if state == State.Review:
+            if due < end_text:
+                last = parse_time(last_review)
+                r = retrievability(stability, last, now, parameters) if last else 0.0
+                reviews.append((r, due, card_id))
+        elif due <= now_text:
+            learning.append((due, card_id))
+        elif due <= ahead_text:
+            ahead.append((due, card_id))
+    learning.sort()
+    ahead.sort()
+    reviews.sort()
+    review_ids = [card_id for _, _, card_id in reviews][: max(review_allowance, 0)]
+    new_slots = max(0, min(new_allowance, review_allowance - len(review_ids)))
+    new_ids = []
+    if new_slots:
+        for card_id in bank_ids:
+            if card_id not in known:
+                new_ids.append(card_id)
+                if len(new_ids) == new_slots:
+                    break
+    return Queue(
+        [card_id for _, card_id in learning],
+        review_ids,
+        new_ids,
+        [card_id for _, card_id in ahead],
+    )
+
+
+def cram_queue(bank_ids: Sequence[str], rows: Iterable[tuple]) -> list[str]:
+    """Practice ahead: every selected card not suspended, soonest due first, then new
+    cards in bank order."""
+    selected = set(bank_ids)
+    scheduled: list[tuple[str, str]] = []
+    excluded: set[str] = set()
+    for card_id, state, due, _last, _stability, suspended in rows:
+        if card_id not in selected:
+            continue
+        if suspended:
+            excluded.add(card_id)
+        elif state is not None:
+            scheduled.append((due, card_id))
+            excluded.add(card_id)
+    scheduled.sort()
+    return [card_id for _, card_id in scheduled] + [c for c in bank_ids if c not in excluded]
+
+
+def next_due(bank_ids: Sequence[str], rows: Iterable[tuple]) -> datetime | None:
+    """When the earliest scheduled, unsuspended selected card falls due."""
+    selected = set(bank_ids)
+    dues = [
+        due
+        for card_id, state, due, _l, _s, suspended in rows
+        if card_id in selected and state is not None and not suspended and due
+    ]
+    return parse_time(min(dues)) if dues else None
+
+
+def count_due_before(bank_ids: Sequence[str], rows: Iterable[tuple], moment: datetime) -> int:
+    """Scheduled, unsuspended selected cards due before a moment (overdue included)."""
+    selected = set(bank_ids)
+    limit = iso(moment)
+    return sum(
+        1
+        for card_id, state, due, _l, _s, suspended in rows
+        if card_id in selected and state is not None and not suspended and due < limit
+    )
+
+
+# -- optimizer ----------------------------------------------------------------------
+
+MIN_OPTIMIZER_REVIEWS = 512  # fsrs's Optimizer returns the defaults below one mini-batch
+
+
+class History(NamedTuple):
+    """One card's non-cram grades since its last reset, oldest first."""
+
+    key: int
+    grades: list[tuple[datetime, int]]
+
+
+def count_fit_reviews(histories: Iterable[History]) -> int:
+    """The reviews fsrs's Optimizer learns from: those on a later day than the card's
+    previous review (same-day reviews carry no long-term memory signal)."""
+    total = 0
+    for history in histories:
+        last = None
+        for moment, _ in history.grades[:64]:  # the Optimizer reads 64 per card at most
+            if last is not None and (moment - last).days > 0:
+                total += 1
+            last = moment
+    return total
+
+
+def log_loss(histories: Iterable[History], parameters: Sequence[float]) -> float:
+    """Mean binary cross-entropy of fsrs's predicted recall on the reviews the Optimizer
+    fits (Again = forgotten), replaying each card's grades without fuzz. The same loss
+    as the Optimizer's own evaluation, in plain floats."""
+    scheduler = make_scheduler(parameters, fuzz=False)
+    eps = 1e-12
+    total, count = 0.0, 0
+    for history in histories:
+        card = None
+        for moment, rating in history.grades[:64]:
+            if card is None:
+                card = FsrsCard(card_id=history.key, due=moment)
+            if card.last_review and (moment - card.last_review).days > 0:
+                p = min(max(scheduler.get_card_retrievability(card, moment), eps), 1 - eps)
+                recalled = rating != Rating.Again
+                total -= math.log(p) if recalled else math.log(1 - p)
+                count += 1
+            card, _ = scheduler.review_card(card, Rating(rating), review_datetime=moment)
+    return total / count if count else float("nan")
+
+
+OPTIMIZER_PACKAGES = ("torch", "pandas", "tqdm")  # what fsrs[optimizer] installs beside fsrs
+
+
+def missing_optimizer_packages() -> list[str]:
+    """Packages fsrs's Optimizer imports that are not installed (found without importing)."""
+    from importlib.util import find_spec
+
+    return [name for name in OPTIMIZER_PACKAGES if find_spec(name) is None]
+
+
+def fit_parameters(histories: Sequence[History]) -> list[float]:
+    """fsrs's Optimizer on the histories (imports torch: only `quizcnn optimize` calls it)."""
+    from fsrs import ReviewLog
+    from fsrs.optimizer import Optimizer
+
+    logs = [
+        ReviewLog(card_id=h.key, rating=Rating(r), review_datetime=t, review_duration=None)
+        for h in histories
+        for t, r in h.grades
+    ]
+    return [float(x) for x in Optimizer(logs).compute_optimal_parameters()]
+
+
+def optimizer_histories(reviews: Iterable, last_resets: Mapping[str, str]) -> list[History]:
+    """Per card, its non-cram grades after its latest reset, oldest first; cards get
+    stable integer keys (fsrs wants ints) in order of their first review."""
+    grades: dict[str, list[tuple[datetime, int]]] = {}
+    for review in reviews:
+        if review.cram:
+            continue
+        reset_at = last_resets.get(review.card_id)
+        if reset_at is not None and review.reviewed_at <= reset_at:
+            continue
+        grades.setdefault(review.card_id, []).append(
+            (parse_time(review.reviewed_at), review.rating)
+        )
+    return [History(key, sorted(g)) for key, g in enumerate(grades.values(), start=1)]

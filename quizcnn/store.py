@@ -1,0 +1,630 @@
+"""Review state in one SQLite file: card schedules, the review log, settings.
+
+- ``card_state``: one row per card id that was ever reviewed, suspended or reset:
+  the fsrs Card fields (UTC ISO times), review and lapse counts, suspended and
+  leech flags. A missing row, or ``state`` NULL, is a new card.
+- ``review_log``: append-only, one row per grade: card id, rating, UTC time,
+  duration in ms, the whole card row before and after (JSON), the due time set,
+  and a cram flag. Enough to re-run fsrs's ``Optimizer`` and ``reschedule_card``.
+  Undo deletes the last row of a card and restores its ``before`` exactly.
+- ``card_events``: suspend, unsuspend and reset, with their time; a reset marks
+  where a card's history for the optimizer starts again.
+- ``settings``: desired retention, rollover hour, daily limits, fitted parameters.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction (WAL mode, a busy timeout), so
+a grade is durable before the next card shows and two drills can share a file.
+The schema is versioned with ``PRAGMA user_version`` and grows only by appending
+named migrations, each applied in one transaction together with its record.
+A file that is not ours, or is damaged, raises StoreError naming it; it is never
+written to, overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from quizcnn.paths import database_path
+
+APPLICATION_ID = 0x71636E6E  # "qcnn": marks the file as ours in the SQLite header
+BUSY_TIMEOUT_MS = 15_000  # another drill's commit takes milliseconds; wait, do not fail
+
+
+class StoreError(Exception):
+    """The review database cannot be used; the message is one line naming the file."""
+
+
+class Migration(NamedTuple):
+    name: str
+    statements: tuple[str, ...]
+
+
+# Append only: never edit or reorder a migration that has shipped. Version N of a
+# file means the first N migrations have been applied.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "create_card_state_and_review_log",
+        (
+            """CREATE TABLE schema_migrations (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TEXT NOT NULL)""",
+            """CREATE TABLE card_state (
+                card_id TEXT PRIMARY KEY,
+                state INTEGER,
+                step INTEGER,
+                stability REAL,
+                difficulty REAL,
+                due TEXT,
+                last_review TEXT,
+                reps INTEGER NOT NULL DEFAULT 0,
+                lapses INTEGER NOT NULL DEFAULT 0,
+                suspended INTEGER NOT NULL DEFAULT 0)""",
+            """CREATE TABLE review_log (
+                id INTEGER PRIMARY KEY,
+                card_id TEXT NOT NULL,
+                rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4),
+                reviewed_at TEXT NOT NULL,
+                duration_ms INTEGER,
+                before TEXT,
+                after TEXT NOT NULL,
+                due TEXT)""",
+            "CREATE INDEX review_log_by_card ON review_log (card_id, id)",
+            "CREATE INDEX review_log_by_time ON review_log (reviewed_at)",
+        ),
+    ),
+    Migration(
+        "add_settings_cram_leech_and_card_events",
+        (
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "ALTER TABLE review_log ADD COLUMN cram INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE card_state ADD COLUMN leech INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE card_events (
+                id INTEGER PRIMARY KEY,
+                card_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                at TEXT NOT NULL)""",
+            "CREATE INDEX card_events_by_card ON card_events (card_id, id)",
+        ),
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# -- times --------------------------------------------------------------------------
+
+
+def iso(moment: datetime) -> str:
+    """UTC, microseconds, fixed width: such strings sort in time order."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: every time in the store is timezone-aware UTC")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+# -- rows ---------------------------------------------------------------------------
+
+
+class CardRow(NamedTuple):
+    """A card's stored state. ``state`` None means new (never reviewed, or reset)."""
+
+    card_id: str
+    state: int | None = None  # fsrs State: 1 learning, 2 review, 3 relearning
+    step: int | None = None
+    stability: float | None = None
+    difficulty: float | None = None
+    due: str | None = None  # ISO UTC
+    last_review: str | None = None  # ISO UTC
+    reps: int = 0
+    lapses: int = 0
+    suspended: bool = False
+    leech: bool = False
+
+    @property
+    def is_new(self) -> bool:
+        return self.state is None
+
+    def to_json(self) -> str:
+        data = self._asdict()
+        del data["card_id"]
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, card_id: str, text: str) -> CardRow:
+        data = json.loads(text)
+        data["suspended"] = bool(data.get("suspended", False))
+        data["leech"] = bool(data.get("leech", False))
+        return cls(card_id=card_id, **data)
+
+
+ROW_COLUMNS = CardRow._fields
+_ROW_SELECT = f"SELECT {', '.join(ROW_COLUMNS)} FROM card_state"
+
+
+def _row(values: Sequence[Any]) -> CardRow:
+    row = CardRow(*values)
+    return row._replace(suspended=bool(row.suspended), leech=bool(row.leech))
+
+
+class Review(NamedTuple):
+    """One row of the review log."""
+
+    id: int
+    card_id: str
+    rating: int
+    reviewed_at: str
+    duration_ms: int | None
+    before: CardRow | None  # None: the card had no row (new)
+    after: CardRow
+    due: str | None
+    cram: bool
+
+
+class TodayCounts(NamedTuple):
+    """Non-cram grades since the study day began, for the daily limits."""
+
+    new: int  # cards first seen today (their before state was new)
+    reviews: int  # grades of cards that were in the review state
+    total: int
+
+
+@dataclass
+class StudySettings:
+    desired_retention: float = 0.9
+    rollover_hour: int = 4  # the study day starts at 4 am local time, as in Anki
+    new_per_day: int = 10
+    reviews_per_day: int = 200
+    parameters: list[float] | None = None  # fitted by `quizcnn optimize`; None: FSRS-6 defaults
+    optimized_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SETTING_KEYS = ("desired_retention", "rollover_hour", "new_per_day", "reviews_per_day")
+
+
+# -- opening ------------------------------------------------------------------------
+
+
+def open_store(path: Path | None = None) -> Store:
+    """Open (creating if needed) and migrate the review database."""
+    return Store(path or database_path())
+
+
+def open_existing(path: Path | None = None) -> Store | None:
+    """Open the database only if the file exists (for read-only reports such as check)."""
+    path = path or database_path()
+    return Store(path) if path.exists() else None
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"{self.path}: the review database path is not a file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create its folder: {exc.strerror}") from None
+        try:
+            self.conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the review database: {exc}") from None
+        try:
+            self._check_identity()
+            self._configure()
+            self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # -- identity and schema ---------------------------------------------------------
+
+    def _check_identity(self) -> None:
+        """Read-only checks before anything is written to the file."""
+        try:
+            app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            objects = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._damaged(exc)) from None
+        fresh = app_id == 0 and version == 0 and objects == 0
+        if app_id != APPLICATION_ID and not fresh:
+            raise StoreError(
+                f"{self.path}: is not a quizcnn review database (another program's SQLite "
+                "file); it was left untouched. Move it aside or set QUIZCNN_HOME elsewhere"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: was written by a newer quizcnn (schema {version}, this one "
+                f"knows up to {SCHEMA_VERSION}); upgrade quizcnn. The file was left untouched"
+            )
+
+    def _damaged(self, exc: Exception) -> str:
+        return (
+            f"{self.path}: is not a quizcnn review database or is damaged ({exc}); it was "
+            "left untouched. Move it aside to start afresh, or restore it from a backup"
+        )
+
+    def _configure(self) -> None:
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # FULL: a committed grade survives a power cut too, not only a crash
+            self.conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._error_text(exc)) from None
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: cannot switch the database to WAL mode ({mode})")
+
+    def _migrate(self) -> None:
+        while True:
+            with self._write() as conn:
+                # read inside the write lock: another process may have migrated meanwhile
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    return
+                apply_migration(conn, version)
+
+    @property
+    def schema_version(self) -> int:
+        return self._read(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
+
+    def applied_migrations(self) -> list[tuple[int, str]]:
+        return self._read(
+            lambda c: c.execute(
+                "SELECT version, name FROM schema_migrations ORDER BY version"
+            ).fetchall()
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ----------------------------------------------------------------
+
+    def _error_text(self, exc: sqlite3.Error) -> str:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return (
+                f"{self.path}: the review database stayed busy for "
+                f"{BUSY_TIMEOUT_MS // 1000} s (another program holds a lock); try again"
+            )
+        if isinstance(exc, sqlite3.OperationalError) and "malformed" not in text:
+            return f"{self.path}: {text}"
+        return self._damaged(exc)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front so it never deadlocks on upgrade."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(self._error_text(exc)) from None
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreError(self._error_text(exc)) from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+    def _read(self, query: Callable[[sqlite3.Connection], Any]) -> Any:
+        try:
+            return query(self.conn)
+        except sqlite3.Error as exc:
+            raise StoreError(self._error_text(exc)) from None
+
+    # -- card states -----------------------------------------------------------------
+
+    def card(self, card_id: str) -> CardRow | None:
+        found = self._read(
+            lambda c: c.execute(f"{_ROW_SELECT} WHERE card_id = ?", (card_id,)).fetchone()
+        )
+        return _row(found) if found else None
+
+    def cards(self) -> dict[str, CardRow]:
+        """Every stored card row by id (including ids the bank no longer has)."""
+        rows = self._read(lambda c: c.execute(_ROW_SELECT).fetchall())
+        return {values[0]: _row(values) for values in rows}
+
+    def queue_rows(self) -> list[tuple]:
+        """(card_id, state, due, last_review, stability, suspended) of every scheduled or
+        suspended card: all the queue needs, without touching the review log."""
+        return self._read(
+            lambda c: c.execute(
+                "SELECT card_id, state, due, last_review, stability, suspended FROM card_state"
+            ).fetchall()
+        )
+
+    def card_ids(self) -> set[str]:
+        return {
+            r[0]
+            for r in self._read(lambda c: c.execute("SELECT card_id FROM card_state").fetchall())
+        }
+
+    def reviewed_ids(self) -> set[str]:
+        """Ids with at least one review in the log."""
+        rows = self._read(lambda c: c.execute("SELECT DISTINCT card_id FROM review_log").fetchall())
+        return {r[0] for r in rows}
+
+    def _put(self, conn: sqlite3.Connection, row: CardRow) -> None:
+        values = row._asdict()
+        values["suspended"] = int(row.suspended)
+        values["leech"] = int(row.leech)
+        conn.execute(
+            f"INSERT OR REPLACE INTO card_state ({', '.join(ROW_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})",
+            [values[name] for name in ROW_COLUMNS],
+        )
+
+    # -- reviews ---------------------------------------------------------------------
+
+    def record_review(
+        self,
+        card_id: str,
+        rating: int,
+        reviewed_at: datetime,
+        duration_ms: int | None,
+        schedule: Callable[[CardRow | None], CardRow],
+        cram: bool = False,
+    ) -> Review:
+        """Grade a card in one transaction: read its current row (another drill may have
+        just graded it), let ``schedule`` compute the next row, store it and the log row.
+        A cram grade is logged but leaves the card's row as it was."""
+        with self._write() as conn:
+            found = conn.execute(f"{_ROW_SELECT} WHERE card_id = ?", (card_id,)).fetchone()
+            before = _row(found) if found else None
+            after = (before or CardRow(card_id)) if cram else schedule(before)
+            if not cram:
+                self._put(conn, after)
+            cursor = conn.execute(
+                "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, before, "
+                "after, due, cram) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    card_id,
+                    int(rating),
+                    iso(reviewed_at),
+                    duration_ms,
+                    before.to_json() if before else None,
+                    after.to_json(),
+                    after.due,
+                    int(cram),
+                ),
+            )
+            review_id = cursor.lastrowid
+        return Review(
+            review_id,
+            card_id,
+            int(rating),
+            iso(reviewed_at),
+            duration_ms,
+            before,
+            after,
+            after.due,
+            cram,
+        )
+
+    def undo_review(self, review_id: int) -> CardRow | None:
+        """Delete a review and put the card's row back exactly as it was before it.
+        Refuses (StoreError) if the card was graded again since, e.g. by another drill."""
+        with self._write() as conn:
+            found = conn.execute(
+                "SELECT card_id, before, cram FROM review_log WHERE id = ?", (review_id,)
+            ).fetchone()
+            if found is None:
+                raise StoreError(
+                    f"{self.path}: review {review_id} is not in the log (already undone?)"
+                )
+            card_id, before_json, cram = found
+            latest = conn.execute(
+                "SELECT max(id) FROM review_log WHERE card_id = ?", (card_id,)
+            ).fetchone()[0]
+            if latest != review_id:
+                raise StoreError(
+                    f"cannot undo: {card_id} was graded again since (in another drill?)"
+                )
+            conn.execute("DELETE FROM review_log WHERE id = ?", (review_id,))
+            before = CardRow.from_json(card_id, before_json) if before_json else None
+            if not cram:
+                if before is None:
+                    conn.execute("DELETE FROM card_state WHERE card_id = ?", (card_id,))
+                else:
+                    self._put(conn, before)
+        return before
+
+    def reviews(self, *, include_cram: bool = True, since: datetime | None = None) -> list[Review]:
+        """The log in order (oldest first)."""
+        where, args = [], []
+        if not include_cram:
+            where.append("cram = 0")
+        if since is not None:
+            where.append("reviewed_at >= ?")
+            args.append(iso(since))
+        sql = (
+            "SELECT id, card_id, rating, reviewed_at, duration_ms, before, after, due, cram "
+            "FROM review_log" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        )
+        rows = self._read(lambda c: c.execute(sql, args).fetchall())
+        return [
+            Review(
+                rid,
+                cid,
+                rating,
+                at,
+                ms,
+                CardRow.from_json(cid, before) if before else None,
+                CardRow.from_json(cid, after),
+                due,
+                bool(cram),
+            )
+            for rid, cid, rating, at, ms, before, after, due, cram in rows
+        ]
+
+    def review_count(self) -> int:
+        return self._read(lambda c: c.execute("SELECT count(*) FROM review_log").fetchone()[0])
+
+    def today_counts(self, day_start: datetime) -> TodayCounts:
+        """Uses the time index: only today's rows are read, however long the log."""
+        new, reviews, total = self._read(
+            lambda c: c.execute(
+                "SELECT coalesce(sum(before IS NULL OR json_extract(before, '$.state') IS NULL), 0), "
+                "coalesce(sum(json_extract(before, '$.state') = 2), 0), count(*) "
+                "FROM review_log WHERE reviewed_at >= ? AND cram = 0",
+                (iso(day_start),),
+            ).fetchone()
+        )
+        return TodayCounts(int(new), int(reviews), int(total))
+
+    def reviews_per_day_rows(self, since: datetime) -> list[str]:
+        """reviewed_at of every review since a time (stats bin them by local day)."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT reviewed_at FROM review_log WHERE reviewed_at >= ? ORDER BY reviewed_at",
+                (iso(since),),
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def reviews_per_minute(self) -> list[tuple[str, int]]:
+        """(UTC minute 'YYYY-MM-DDTHH:MM', reviews) over the whole log, cram included."""
+        return self._read(
+            lambda c: c.execute(
+                "SELECT substr(reviewed_at, 1, 16), count(*) FROM review_log GROUP BY 1"
+            ).fetchall()
+        )
+
+    def review_state_grades(self) -> list[tuple[str, int, str, str, str]]:
+        """(card id, rating, reviewed_at, due before, last review before) of every non-cram
+        grade of a card that was in the review state, oldest first (true retention)."""
+        return self._read(
+            lambda c: c.execute(
+                "SELECT card_id, rating, reviewed_at, json_extract(before, '$.due'), "
+                "json_extract(before, '$.last_review') FROM review_log "
+                "WHERE cram = 0 AND json_extract(before, '$.state') = 2 ORDER BY id"
+            ).fetchall()
+        )
+
+    def again_by_card(self) -> list[tuple[str, int, int]]:
+        """(card id, non-cram grades, of which Again) per card."""
+        return self._read(
+            lambda c: c.execute(
+                "SELECT card_id, count(*), sum(rating = 1) FROM review_log "
+                "WHERE cram = 0 GROUP BY card_id"
+            ).fetchall()
+        )
+
+    # -- control: suspend, reset -------------------------------------------------------
+
+    def _event(self, conn: sqlite3.Connection, card_id: str, event: str, at: datetime) -> None:
+        conn.execute(
+            "INSERT INTO card_events (card_id, event, at) VALUES (?, ?, ?)",
+            (card_id, event, iso(at)),
+        )
+
+    def set_suspended(self, card_ids: Iterable[str], suspended: bool, at: datetime) -> list[str]:
+        """Suspend or unsuspend; returns the ids whose flag changed. Unsuspending also
+        clears the leech tag's suspension, but the tag stays until the card is reset."""
+        changed = []
+        with self._write() as conn:
+            for card_id in card_ids:
+                found = conn.execute(f"{_ROW_SELECT} WHERE card_id = ?", (card_id,)).fetchone()
+                row = _row(found) if found else CardRow(card_id)
+                if row.suspended == suspended:
+                    continue
+                self._put(conn, row._replace(suspended=suspended))
+                self._event(conn, card_id, "suspend" if suspended else "unsuspend", at)
+                changed.append(card_id)
+        return changed
+
+    def reset(self, card_ids: Iterable[str], at: datetime) -> list[str]:
+        """Make cards new again (schedule, counts and leech tag cleared; a suspension stays).
+        The review log is kept; the reset is recorded so the optimizer starts after it."""
+        done = []
+        with self._write() as conn:
+            for card_id in card_ids:
+                found = conn.execute(f"{_ROW_SELECT} WHERE card_id = ?", (card_id,)).fetchone()
+                if found is None:
+                    continue
+                row = _row(found)
+                if row.state is None and not row.leech and row.reps == 0:
+                    continue  # already new: nothing to reset
+                if row.suspended:
+                    self._put(conn, CardRow(card_id, suspended=True))
+                else:
+                    conn.execute("DELETE FROM card_state WHERE card_id = ?", (card_id,))
+                self._event(conn, card_id, "reset", at)
+                done.append(card_id)
+        return done
+
+    def last_resets(self) -> dict[str, str]:
+        """Per card, the time of its latest reset."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT card_id, max(at) FROM card_events WHERE event = 'reset' GROUP BY card_id"
+            ).fetchall()
+        )
+        return dict(rows)
+
+    # -- settings ----------------------------------------------------------------------
+
+    def settings(self) -> StudySettings:
+        rows = dict(self._read(lambda c: c.execute("SELECT key, value FROM settings").fetchall()))
+        result = StudySettings()
+        for key, text in rows.items():
+            value = json.loads(text)
+            if hasattr(result, key) and key != "extra":
+                setattr(result, key, value)
+            else:
+                result.extra[key] = value
+        return result
+
+    def save_settings(self, **values: Any) -> None:
+        with self._write() as conn:
+            for key, value in values.items():
+                conn.execute(
+                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                    (key, json.dumps(value)),
+                )
+
+    # -- checks ------------------------------------------------------------------------
+
+    def integrity(self) -> str:
+        return self._read(lambda c: c.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def apply_migration(conn: sqlite3.Connection, version: int) -> None:
+    """Apply migration number ``version + 1`` inside the caller's transaction, with its
+    record and the new user_version, so it lands whole or not at all."""
+    migration = MIGRATIONS[version]
+    if version == 0:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    for statement in migration.statements:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        (version + 1, migration.name, iso(datetime.now(timezone.utc))),
+    )
+    conn.execute(f"PRAGMA user_version = {version + 1}")
