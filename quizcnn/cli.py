@@ -558,7 +558,7 @@ def _draw_drill(events: list, session, device: str, now) -> None:
         elif isinstance(event, d.Finished):
             render.drill_summary(console, event.summary)
     if prompt_keys and not session.done:
-        render.drill_keys(console, session.keys())
+        render.drill_keys(console, session.valid_keys())
 
 
 def _drill_proof(name: str, device: str) -> None:

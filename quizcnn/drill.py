@@ -251,7 +251,7 @@ class Drill:
     def done(self) -> bool:
         return self.phase is Phase.DONE
 
-    def keys(self) -> list[tuple[str, str]]:
+    def valid_keys(self) -> list[tuple[str, str]]:
         """The keys that mean something now, as (key, meaning)."""
         shown = self.current
         if shown is None:
@@ -263,9 +263,9 @@ class Drill:
                 letters = shown.choice_letters
                 first = [(f"{letters[0]}-{letters[-1]}", "choose"), ("Enter", "reveal")]
             elif kind == "numeric":
-                first = [("<number>", "answer"), ("Enter", "reveal")]
+                first = [("type", "a number"), ("Enter", "reveal")]
             else:
-                first = [("<text>", "try an answer"), ("Enter", "reveal")]
+                first = [("type", "your answer"), ("Enter", "reveal")]
             return first + always
         grades = [(str(r), RATING_NAMES[r]) for r in range(1, 5)]
         if shown.suggested is not None:
@@ -287,13 +287,15 @@ class Drill:
             letter = key.lower()
             if len(letter) != 1 or letter not in shown.choice_letters:
                 letters = shown.choice_letters
-                return [Invalid(f"pick a letter from {letters[0]} to {letters[-1]}", self.keys())]
+                return [
+                    Invalid(f"pick a letter from {letters[0]} to {letters[-1]}", self.valid_keys())
+                ]
             picked = shown.card.choices[shown.choice_letters.index(letter)]
             return self._reveal(f"{letter}) {picked}", picked == shown.card.correct)
         if kind == "numeric":
             number = parse_number(key)
             if number is None:
-                return [Invalid(f"{key!r} is not a number", self.keys())]
+                return [Invalid(f"{key!r} is not a number", self.valid_keys())]
             tolerance = shown.tolerance or 0.0
             ok = abs(number - (shown.value or 0.0)) <= tolerance + 1e-9 * max(1.0, abs(number))
             return self._reveal(key, ok)
@@ -324,7 +326,7 @@ class Drill:
                 return [ProofRequested(shown.card, shown.card.proof)]
             return [Notice("this card has no proof to run")]
         text = "grade with 1-4" if key == "" else f"{key!r} means nothing here"
-        return [Invalid(text, self.keys())]
+        return [Invalid(text, self.valid_keys())]
 
     def _grade(self, rating: int) -> list:
         shown = self.current

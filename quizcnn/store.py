@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -259,13 +260,29 @@ class Store:
     def _configure(self) -> None:
         try:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self._enable_wal()
             # FULL: a committed grade survives a power cut too, not only a crash
             self.conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._error_text(exc)) from None
-        if str(mode).lower() != "wal":
-            raise StoreError(f"{self.path}: cannot switch the database to WAL mode ({mode})")
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL once. Switching needs an exclusive lock that SQLite does not wait
+        for, so two first runs at once retry here instead of failing."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+                continue
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch the database to WAL mode ({mode})")
+            return
 
     def _migrate(self) -> None:
         while True:
@@ -300,10 +317,10 @@ class Store:
 
     def _error_text(self, exc: sqlite3.Error) -> str:
         text = str(exc)
-        if "locked" in text or "busy" in text:
+        if _is_busy(exc):
             return (
-                f"{self.path}: the review database stayed busy for "
-                f"{BUSY_TIMEOUT_MS // 1000} s (another program holds a lock); try again"
+                f"{self.path}: the review database is locked by another program (waited up "
+                f"to {BUSY_TIMEOUT_MS // 1000} s); try again"
             )
         if isinstance(exc, sqlite3.OperationalError) and "malformed" not in text:
             return f"{self.path}: {text}"
@@ -613,6 +630,11 @@ class Store:
 
     def integrity(self) -> str:
         return self._read(lambda c: c.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 def apply_migration(conn: sqlite3.Connection, version: int) -> None:
