@@ -446,7 +446,14 @@ def _open_store():
     try:
         return open_store()
     except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
+        _store_failed(exc)
+
+
+def _store_failed(exc: Exception) -> NoReturn:
+    """A StoreError as one line (escaped: a path may hold [brackets])."""
+    from rich.markup import escape
+
+    fail(escape(str(exc)), EXIT_INVALID)
 
 
 def _clock():
@@ -464,7 +471,13 @@ def _selected_cards(bank: Bank, topics: list[str], tags: list[str]) -> list:
     except UnknownName as exc:
         fail(str(exc))
     if not cards:
-        fail(f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list`")
+        from rich.markup import escape
+
+        fail(
+            escape(
+                f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list`"
+            )
+        )
     return cards
 
 
@@ -522,7 +535,7 @@ def drill(
                 continue
             events = session.press(line)
     except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
+        _store_failed(exc)
     finally:
         store.close()
 
@@ -571,7 +584,9 @@ def _drill_proof(name: str, device: str) -> None:
         with render.spinner(console, f"running proof {name} on {chosen}..."):
             result = run_proof(name, device=chosen)
     except ProofError as exc:
-        render.error_line(err_console, str(exc))
+        from rich.markup import escape
+
+        render.error_line(err_console, escape(str(exc)))
         return
     except KeyboardInterrupt:
         render.drill_notice(console, "proof interrupted")
@@ -594,7 +609,7 @@ def stats(
     try:
         result = compute(store, bank.cards, clock())
     except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
+        _store_failed(exc)
     finally:
         store.close()
     if as_json:
@@ -633,7 +648,7 @@ def _set_suspended(ctx: typer.Context, names: list[str], suspended: bool) -> Non
         ids = _card_ids(bank, names, store.card_ids())
         changed = store.set_suspended(ids, suspended, clock())
     except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
+        _store_failed(exc)
     finally:
         store.close()
     verb = "suspended" if suspended else "unsuspended"
@@ -690,7 +705,7 @@ def reset(
                 fail("nothing was reset (pass --yes to reset without asking)", EXIT_INVALID)
         done = store.reset(ids, clock())
     except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
+        _store_failed(exc)
     finally:
         store.close()
     render.id_list_line(console, "reset", done)
@@ -727,7 +742,7 @@ def optimize(ctx: typer.Context) -> None:
         if missing:
             fail(
                 f"quizcnn optimize needs fsrs's optimizer extras, missing here: "
-                f"{', '.join(missing)}; install them with: pip install 'fsrs[optimizer]'",
+                f"{', '.join(missing)}; install them with: pip install 'fsrs\\[optimizer]'",
                 EXIT_INVALID,
             )
         current = store.settings().parameters
@@ -745,7 +760,7 @@ def optimize(ctx: typer.Context) -> None:
             kept = "the previous parameters: the new fit is no better on your history"
             shown = current or list(DEFAULT_PARAMETERS)
     except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
+        _store_failed(exc)
     finally:
         store.close()
     render.optimize_report(console, usable, losses, kept, shown)
@@ -777,7 +792,7 @@ def settings_command(
             store.save_settings(**{key: _setting_value(key, value)})
         current = store.settings()
     except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
+        _store_failed(exc)
     finally:
         store.close()
     shown = {k: getattr(current, k) for k in SETTING_HELP}
