@@ -20,7 +20,9 @@ It also measures:
 - MobileNetV2's inverted residual (arXiv:1801.04381, §3): expand x6, depthwise
   3x3, then a *linear* 1x1 projection (no ReLU), with the shortcut between the
   narrow ends; and the reason for "linear": a ReLU after a low-dimensional
-  embedding destroys information that it keeps in a high-dimensional one;
+  embedding destroys information that it keeps in a high-dimensional one
+  (a point survives when at least two of the n random units stay positive,
+  which happens with probability 1 - (n + 1) / 2^n);
 - squeeze-and-excitation (arXiv:1709.01507) parameters, about 10% on top of
   ResNet-50, and MobileNetV3's h-swish (arXiv:1905.02244).
 """
@@ -288,18 +290,29 @@ def run(proof: Proof) -> None:
         projected.min().item() < 0,
         f"min {projected.min().item():.3f}",
     )
-    low, high = relu_recovery(torch, 2, dev), relu_recovery(torch, 30, dev)
+    # A point comes back from ReLU(T x) exactly when at least two of the n
+    # random units stay positive; each does with probability 1/2, so the
+    # expected share is P(Binomial(n, 1/2) >= 2) = 1 - (n + 1) / 2**n.
+    dims = (2, 3, 5, 15, 30)
+    share = {n: relu_recovery(torch, n, dev) for n in dims}
     proof.below(
         "relu_loses_info_2d",
         "share of 2-D spiral points recoverable after ReLU in 2 dims",
-        low,
+        share[2],
         0.4,
     )
-    proof.above("relu_keeps_info_30d", "share recoverable after ReLU in 30 dims", high, 0.95)
+    proof.above("relu_keeps_info_30d", "share recoverable after ReLU in 30 dims", share[30], 0.95)
+    proof.close(
+        "relu_recovery_3d",
+        "share recoverable in 3 dims ≈ P(at least 2 of 3 units positive) = 1/2",
+        share[3],
+        1 - (3 + 1) / 2**3,
+        0.05,
+    )
     proof.table(
         "ReLU(T x) for a 2-D spiral embedded in n dims (MobileNetV2 Fig. 1)",
-        ["n", "share of points recoverable"],
-        [[n, f"{relu_recovery(torch, n, dev):.2f}"] for n in (2, 3, 5, 15, 30)],
+        ["n", "share of points recoverable", "P(at least 2 of n units > 0)"],
+        [[n, f"{share[n]:.2f}", f"{1 - (n + 1) / 2**n:.2f}"] for n in dims],
     )
 
     # --- 6. squeeze-and-excitation and h-swish ------------------------------

@@ -12,7 +12,8 @@ its input channels through.
 Inception v3 (arXiv:1512.00567, §3) factorizes further:
 
 - a 5x5 convolution into two stacked 3x3s: the same 5x5 receptive field with
-  18/25 of the weights (28% fewer);
+  18/25 of the weights (28% fewer); VGG's version (arXiv:1409.1556, §2.3) is
+  three 3x3s for one 7x7, 27/49 of the weights;
 - an n x n convolution into a 1 x n followed by an n x 1: 2n/n² of the
   weights (33% fewer for n = 3, 71% fewer for n = 7); the pair is exact for
   any rank-1 n x n kernel.
@@ -247,6 +248,21 @@ def run(proof: Proof) -> None:
         "two stacked 3x3 convs have a 5x5 receptive field, like one 5x5",
         receptive_field(torch, two_threes) == receptive_field(torch, five) == (5, 5),
         f"{receptive_field(torch, two_threes)}",
+    )
+    # VGG's version of the same argument (arXiv:1409.1556, §2.3): 27C² vs 49C².
+    seven, three_threes = [conv(7, 7)], [conv(3, 3), conv(3, 3), conv(3, 3)]
+    proof.close(
+        "three_3x3_vs_7x7_weights",
+        "weights of three 3x3 / one 7x7 (same channels)",
+        sum(count(m) for m in three_threes) / count(seven[0]),
+        27 / 49,
+        1e-12,
+    )
+    proof.holds(
+        "three_3x3_see_7x7",
+        "three stacked 3x3 convs have a 7x7 receptive field, like one 7x7",
+        receptive_field(torch, three_threes) == receptive_field(torch, seven) == (7, 7),
+        f"{receptive_field(torch, three_threes)}",
     )
     for n in (3, 7):
         proof.close(

@@ -224,6 +224,12 @@ def test_multipliers_and_grouped_counts(results):
     assert measured(r, "v2_expansion") == 6
     assert measured(r, "v2_block_conv_weights") == 24 * 144 + 144 * 9 + 144 * 24
     assert measured(r, "se_params") == (256 * 16 + 16) + (16 * 256 + 256)
+    # A point of the spiral survives ReLU(T x) when >= 2 of the n units are positive,
+    # each independently with probability 1/2: P = 1 - P(0 positive) - P(1 positive).
+    assert measured(r, "relu_recovery_3d") == pytest.approx(1 - (1 + 3) / 8, abs=0.05)
+    table = next(t for t in r.tables if t.title.startswith("ReLU(T x)"))
+    for n, share, _ in table.rows:
+        assert float(share) == pytest.approx(1 - (1 + n) / 2**n, abs=0.1), n
     widths = [256] * 3 + [512] * 4 + [1024] * 6 + [2048] * 3
     se_extra = sum(2 * c * c // 16 + c // 16 + c for c in widths)
     assert measured(r, "se_resnet50_extra") == pytest.approx(se_extra / 1e6)
@@ -243,6 +249,8 @@ def test_inception_3a_costs(results):
     assert measured(r, "naive_module_macs") == naive
     assert measured(r, "five_by_five_naive_millions") * 1e6 == pytest.approx(hw * 192 * 32 * 25)
     assert measured(r, "two_3x3_vs_5x5_weights") == pytest.approx(1 - 0.28)
+    # VGG §2.3: three 3x3 layers have 3 * 9 C² weights, one 7x7 has 49 C².
+    assert measured(r, "three_3x3_vs_7x7_weights") == pytest.approx(3 * 9 / 7**2)
     assert measured(r, "asymmetric_3_weights") == pytest.approx(2 / 3)
     assert measured(r, "asymmetric_7_weights") == pytest.approx(2 / 7)
 
