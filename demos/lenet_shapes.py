@@ -9,9 +9,9 @@ Two versions are counted:
 
 - the modern textbook LeNet (every C3 map sees all 6 S2 maps, plain pooling,
   a Linear 84 -> 10 output): 61,706 parameters;
-- the 1998 original: C3 is only partially connected (LeCun's Table I: 10 of
-  the 16 maps see 3 or 4 of the 6 S2 maps; only the last sees all 6), so C3
-  has 1,516 parameters instead of 2,416; S2 and S4 are *trainable*
+- the 1998 original: C3 is only partially connected (LeCun's Table I: 15 of
+  the 16 maps see only 3 or 4 of the 6 S2 maps; only the last sees all 6),
+  so C3 has 1,516 parameters instead of 2,416; S2 and S4 are *trainable*
   subsampling layers (sum of 2x2, times a learned coefficient, plus a learned
   bias: 2 parameters per map); the Euclidean RBF output units are fixed by
   hand. Its trainable layers C1..F6 hold exactly 60,000 parameters, and all
