@@ -6,6 +6,7 @@ proof's own expected values, and check that the numeric cards of the ce_vs_mse,
 losses and optimization topics accept exactly those numbers.
 """
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -23,6 +24,7 @@ LOSS_PROOFS = [
     "gd_vs_newton",
 ]
 QUESTIONS = Path(__file__).resolve().parent.parent / "questions"
+DEMOS = QUESTIONS.parent / "demos"
 
 
 def sigmoid(z: float) -> float:
@@ -147,8 +149,85 @@ def test_gradient_descent_step_counts(results):
     assert r.claim("lr_above_2_over_L_diverges").measured == pytest.approx(1.1**50, rel=1e-6)
     assert r.claim("newton_one_step").measured < 1e-10
     assert r.claim("bfgs_n_steps").measured < 1e-10
+    assert r.claim("lbfgs_two_loop_is_bfgs").measured < 1e-12
+    assert r.claim("lbfgs_n_steps").measured < 1e-8 < r.claim("lbfgs_fixed_step_error").measured
     assert r.claim("momentum_steps").measured < 1375 / 4
     assert r.claim("adam_first_step_is_lr").measured < 1e-6
+
+
+def load_demo(name: str):
+    spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quadratic_problem():
+    """A κ = 100 quadratic in float64 from the proof's own generator, and a start."""
+    torch = pytest.importorskip("torch")
+    from quizcnn.proofkit import Proof
+
+    proof = Proof("gd_vs_newton")
+    demo = load_demo("gd_vs_newton")
+    a, b, x_star, _ = demo.quadratic(proof, 100.0)
+    x0 = x_star + torch.randn(demo.DIM, dtype=torch.float64)
+    return torch, demo, a, b, x0
+
+
+def torch_optim_path(torch, a, b, x0, make_optimizer, steps: int):
+    """Iterates of a torch.optim optimizer on ½xᵀAx - bᵀx, one step() at a time."""
+    x = x0.clone().requires_grad_(True)
+    opt = make_optimizer([x])
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * x @ a @ x - b @ x
+        loss.backward()
+        return loss
+
+    path = [x0.clone()]
+    for _ in range(steps):
+        opt.step(closure)
+        path.append(x.detach().clone())
+    return path
+
+
+def max_gap(path, other) -> float:
+    return max((p - q).abs().max().item() for p, q in zip(path, other, strict=True))
+
+
+def test_hand_written_lbfgs_is_torch_optim_lbfgs(quadratic_problem):
+    # The proof writes L-BFGS out; torch.optim.LBFGS with its default (no line search,
+    # fixed step lr) and the same history must produce the same iterates.
+    torch, demo, a, b, x0 = quadratic_problem
+    torch_path = torch_optim_path(
+        torch,
+        a,
+        b,
+        x0,
+        lambda params: torch.optim.LBFGS(
+            params, lr=1, max_iter=1, history_size=5, tolerance_grad=0, tolerance_change=0
+        ),
+        steps=30,
+    )
+    mine = demo.lbfgs(a, b, x0, memory=5, iterations=30, line_search=False)
+    assert max_gap(torch_path, mine) < 1e-10
+
+
+def test_hand_written_momentum_and_adam_are_torch_optim(quadratic_problem):
+    torch, demo, a, b, x0 = quadratic_problem
+    sgd = torch_optim_path(
+        torch, a, b, x0, lambda p: torch.optim.SGD(p, lr=0.03, momentum=0.67), steps=40
+    )
+    assert max_gap(sgd, demo.momentum_path(a, b, x0, lr=0.03, beta=0.67, steps=40)) < 1e-12
+    adam = torch_optim_path(torch, a, b, x0, lambda p: torch.optim.Adam(p, lr=0.01), steps=40)
+    mine = demo.adam_path(lambda x: a @ x - b, x0, lr=0.01, steps=40)
+    assert max_gap(adam, mine) < 1e-12
+    # First step of Adam: m̂ = g, v̂ = g², so |Δx| = lr·|g|/(|g| + 1e-8) in every coordinate.
+    g = (a @ x0 - b).abs()
+    expected = (0.01 * g / (g + 1e-8)).tolist()
+    assert (adam[1] - x0).abs().tolist() == pytest.approx(expected, abs=1e-15)
 
 
 def numeric_cards() -> dict[str, dict]:
