@@ -8,6 +8,10 @@ database that already has reviews (the daily case, not the very first run).
 
     python bench/bench_drill_startup.py            # built-in bank, 15 rounds
     python bench/bench_drill_startup.py -r 25 --bank tests/fixtures/drillbank
+
+It then prints where the time goes inside one process (imports, typer's
+parsing, bank loading, the store, the first card), to show what a faster start
+would have to remove.
 """
 
 from __future__ import annotations
@@ -66,6 +70,69 @@ def prepare_home(command: list[str], env: dict) -> None:
     )
 
 
+BREAKDOWN = r"""
+import sys, time
+t0 = time.perf_counter()
+marks = []
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import typer, rich, yaml, fsrs
+mark("import typer, rich, yaml, fsrs (the baseline's imports)")
+import quizcnn.bank
+mark("import quizcnn.bank (+ proofs, proofkit)")
+import quizcnn.render
+mark("import quizcnn.render (rich.markdown, rich.progress, ...)")
+import quizcnn.cli as cli
+mark("import quizcnn.cli (the rest)")
+import quizcnn.drill, quizcnn.store, quizcnn.schedule
+mark("import quizcnn.drill, store, schedule")
+load = cli.load_bank
+def timed_load(*args, **kwargs):
+    mark("typer: build commands, parse argv (pydantic adapters)")
+    bank = load(*args, **kwargs)
+    mark("load_bank")
+    return bank
+cli.load_bank = timed_load
+start = quizcnn.drill.Drill.start
+def timed_start(self):
+    mark("open the store, settings, Drill()")
+    events = start(self)
+    mark("Drill.start(): queue, first card, grade previews")
+    return events
+quizcnn.drill.Drill.start = timed_start
+draw = quizcnn.render.drill_card
+def timed_draw(*args, **kwargs):
+    draw(*args, **kwargs)
+    mark("draw the first card")
+    previous = t0
+    for name, moment in marks:
+        print(f"{1000 * (moment - previous):7.1f} ms  {name}", file=sys.stderr)
+        previous = moment
+    print(f"{1000 * (previous - t0):7.1f} ms  in all, after the interpreter started", file=sys.stderr)
+    raise SystemExit(0)
+quizcnn.render.drill_card = timed_draw
+sys.argv = ["quizcnn", *sys.argv[1:]]
+cli.app()
+"""
+
+
+def breakdown(command_args: list[str], env: dict, rounds: int = 5) -> None:
+    """The in-process phases of the run with the median total."""
+    runs = []
+    for _ in range(rounds):
+        done = subprocess.run(
+            [sys.executable, "-c", BREAKDOWN, *command_args, "drill"],
+            input="q\n",
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        runs.append(done.stderr)
+    runs.sort(key=lambda text: float(text.strip().splitlines()[-1].split()[0]))
+    print("where the time goes (median run, in-process):")
+    print(runs[len(runs) // 2].rstrip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-r", "--rounds", type=int, default=15)
@@ -80,6 +147,7 @@ def main() -> None:
     command = quizcnn_command()
     if args.bank:
         command += ["--no-builtin", "--bank", args.bank]
+    bank_args = ["--no-builtin", "--bank", args.bank] if args.bank else []
     try:
         prepare_home(command, env)
         drill = [*command, "drill"]
@@ -88,12 +156,14 @@ def main() -> None:
         for _ in range(args.rounds):
             base.append(time_baseline(env))
             first.append(time_first_card(drill, env))
+        b, f = statistics.median(base), statistics.median(first)
+        print(f"baseline  python -c {BASELINE!r}: median {1000 * b:.0f} ms ({args.rounds} runs)")
+        print(f"quizcnn drill, launch to first card:           median {1000 * f:.0f} ms")
+        print(f"ratio: {f / b:.2f}x  (target < 1.5x)")
+        print()
+        breakdown(bank_args, env)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    b, f = statistics.median(base), statistics.median(first)
-    print(f"baseline  python -c {BASELINE!r}: median {1000 * b:.0f} ms ({args.rounds} runs)")
-    print(f"quizcnn drill, launch to first card:           median {1000 * f:.0f} ms")
-    print(f"ratio: {f / b:.2f}x  (target < 1.5x)")
 
 
 if __name__ == "__main__":

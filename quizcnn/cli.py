@@ -528,12 +528,10 @@ def drill(
             if session.done:
                 break
             try:
-                line = console.input("[bold]>[/] ")
-            except (EOFError, KeyboardInterrupt):
+                events = session.press(console.input("[bold]>[/] "))
+            except (EOFError, KeyboardInterrupt):  # each grade is already saved, or rolled back
                 console.print()
                 events = [session.stop("quit")]
-                continue
-            events = session.press(line)
     except StoreError as exc:
         _store_failed(exc)
     finally:
@@ -563,11 +561,13 @@ def _draw_drill(events: list, session, device: str, now) -> None:
             render.drill_undone(console, event)
         elif isinstance(event, d.Notice):
             render.drill_notice(console, event.text)
+            prompt_keys = prompt_keys or session.phase is d.Phase.EMPTY
         elif isinstance(event, d.Invalid):
             render.drill_invalid(console, event.text, event.keys)
             prompt_keys = False
         elif isinstance(event, d.NothingDue):
             render.drill_nothing_due(console, event, now)
+            prompt_keys = True
         elif isinstance(event, d.Finished):
             render.drill_summary(console, event.summary)
     if prompt_keys and not session.done:

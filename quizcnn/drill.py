@@ -51,6 +51,7 @@ LETTERS = "abcdefghij"
 class Phase(Enum):
     ASK = "ask"
     REVEALED = "revealed"
+    EMPTY = "empty"  # the queue ran out: Enter or q ends, u still undoes the last grade
     DONE = "done"
 
 
@@ -213,6 +214,7 @@ class Drill:
         self.history: list[_Done] = []
         self.started = self.monotonic()
         self._cram_list: list[str] | None = None
+        self._end_reason = "done"
         self.finished: Summary | None = None
 
     # -- driving -------------------------------------------------------------------
@@ -235,12 +237,18 @@ class Drill:
             return [self.stop("quit")]
         if lower == "u":
             return self.undo()
+        if self.phase is Phase.EMPTY:
+            if key == "":
+                return [self.stop(self._end_reason)]
+            return [Invalid(f"{key!r} means nothing here", self.valid_keys())]
         if self.phase is Phase.ASK:
             return self._answer(key)
         return self._after_reveal(lower)
 
     def stop(self, reason: str = "quit") -> Finished:
         """End the session (q, Ctrl-C, end of input): everything graded is already saved."""
+        if self.phase is Phase.EMPTY:
+            reason = self._end_reason  # the queue had run out before the user left
         if self.finished is None:
             self.finished = self._summary(reason)
         self.phase = Phase.DONE
@@ -253,6 +261,8 @@ class Drill:
 
     def valid_keys(self) -> list[tuple[str, str]]:
         """The keys that mean something now, as (key, meaning)."""
+        if self.phase is Phase.EMPTY:
+            return [("Enter", "finish"), ("u", "undo"), ("q", "quit")]
         shown = self.current
         if shown is None:
             return []
@@ -390,12 +400,15 @@ class Drill:
         self._last_queue = None
         card_id = self._next_id()
         if card_id is None:
-            reason = "limit" if self._limit_reached() else "done"
-            events: list = []
-            if reason == "done" and self.history:
-                rows = self.store.queue_rows()
-                events.append(NothingDue(next_due(self.ids, rows), False, self.options.cram))
-            return [*events, self.stop(reason)]
+            if not self.history:
+                return [self.stop("done")]  # start() turns this into NothingDue
+            # stay open: the last grade can still be undone
+            self._end_reason = "limit" if self._limit_reached() else "done"
+            self.phase = Phase.EMPTY
+            if self._end_reason == "limit":
+                return [Notice(f"this session's limit of {self.options.limit} card(s) is reached")]
+            rows = self.store.queue_rows()
+            return [NothingDue(next_due(self.ids, rows), False, self.options.cram)]
         self.current = self._show(self.by_id[card_id])
         self.phase = Phase.ASK
         return [CardShown(self.current, self._counts(), self.options.cram)]

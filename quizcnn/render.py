@@ -508,7 +508,8 @@ def drill_nothing_due(console: Console, event, now) -> None:
     """Nothing (more) due: when the next card is, and how to practise ahead."""
     head = "Nothing due now." if event.at_start else "All done for now."
     if event.cram:
-        console.print(f"[bold]{head}[/] No card to cram in this selection.", highlight=False)
+        what = "No card to cram in this selection." if event.at_start else "Every card crammed."
+        console.print(f"[bold]{what}[/] Schedules are as they were.", highlight=False)
         return
     if event.next_due is not None:
         wait = event.next_due - now

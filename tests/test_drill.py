@@ -231,6 +231,20 @@ def test_undo_restores_state_and_log_rows_exactly_and_shows_the_card_again(bank,
     assert isinstance(notice, Notice) and "nothing to undo" in notice.text
 
 
+def test_the_last_grade_can_be_undone_after_the_queue_ran_out(bank, store, db):
+    drill = drill_on(store, only(bank, "dx-bn-axes"))
+    drill.start()
+    drill.press("")
+    drill.press("4")
+    assert drill.phase is Phase.EMPTY and store.review_count() == 1
+    undone, shown = drill.press("u")
+    assert shown.shown.card.id == "dx-bn-axes" and drill.phase is Phase.ASK
+    assert rows(db)["review_log"] == [] and rows(db)["card_state"] == []
+    drill.press("")
+    drill.press("3")  # re-graded: Good, a learning step
+    assert store.card("dx-bn-axes").state == 1
+
+
 def test_undo_works_from_the_answer_side_too(bank, store):
     drill = drill_on(store, only(bank, "dx-bn-axes", "dx-ln-axes"))
     drill.start()
@@ -250,9 +264,16 @@ def test_nothing_due_says_when_the_next_card_is(bank, store):
     drill.start()
     drill.press("")
     events = drill.press("4")  # Easy: several days
-    assert isinstance(events[-1], Finished)
     due = datetime.fromisoformat(store.card("dx-bn-axes").due)
-    assert events[-2] == NothingDue(due, False, False)
+    assert events == [
+        Graded(deck[0], 4, due, due - T0, False, 0, False),
+        NothingDue(due, False, False),
+    ]
+    assert drill.phase is Phase.EMPTY and not drill.done  # open: the grade can still be undone
+    assert drill.valid_keys() == [("Enter", "finish"), ("u", "undo"), ("q", "quit")]
+    assert isinstance(drill.press("x")[0], Invalid)
+    (finished,) = drill.press("")
+    assert isinstance(finished, Finished) and finished.summary.stopped == "done" and drill.done
     later = drill_on(store, deck, now=T0 + timedelta(hours=1))
     assert later.start() == [NothingDue(due, True, False)]
     assert later.done
@@ -278,7 +299,9 @@ def test_cram_practises_ahead_logs_cram_and_leaves_schedules_alone(bank, store, 
         if isinstance(events[-1], CardShown):
             seen.append(events[-1].shown.card.id)
     assert seen == ["dx-bn-axes", "dx-ln-axes", "dx-bn-params"]
-    assert isinstance(events[-1], Finished) and events[-1].summary.cram
+    assert events[-1] == NothingDue(datetime.fromisoformat(states[0][5]), False, True)
+    (finished,) = cram.press("q")
+    assert finished.summary.cram and finished.summary.reviewed == 3
     assert rows(db)["card_state"] == states  # schedules untouched
     log = store.reviews()
     assert [r.cram for r in log] == [False, True, True, True]

@@ -15,7 +15,7 @@ from fsrs import Rating, Scheduler, State
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
 from quizcnn.bank import Card
-from quizcnn.drill import CardShown, Drill, Finished, Graded, NothingDue, Options
+from quizcnn.drill import CardShown, Drill, Finished, Graded, NothingDue, Notice, Options, Phase
 from quizcnn.schedule import (
     History,
     apply_rating,
@@ -138,7 +138,7 @@ def test_with_fuzz_the_interval_shown_is_the_interval_set(store):
     assert drill.scheduler.enable_fuzzing
     set_intervals = []
     events = drill.start()
-    while not drill.done:
+    while drill.phase is Phase.ASK:
         shown = events[-1].shown
         events = grade_one(drill, 3)
         graded = events[0]
@@ -273,7 +273,7 @@ def _drain(drill: Drill, rating: int = 4) -> list[str]:
     """Grade every card the session shows; return the ids in order."""
     shown = []
     events = drill.start()
-    while not drill.done:
+    while drill.phase is Phase.ASK:
         current = next(e for e in reversed(events) if isinstance(e, CardShown))
         shown.append(current.shown.card.id)
         events = grade_one(drill, rating)
@@ -326,7 +326,9 @@ def test_a_session_stops_at_its_limit_with_a_summary(store):
     drill.start()
     grade_one(drill, 4)
     events = grade_one(drill, 4)
-    assert isinstance(events[-1], Finished) and events[-1].summary.stopped == "limit"
+    assert isinstance(events[-1], Notice) and "limit of 2 card(s)" in events[-1].text
+    (finished,) = drill.press("q")
+    assert isinstance(finished, Finished) and finished.summary.stopped == "limit"
     assert store.review_count() == 2
 
 
