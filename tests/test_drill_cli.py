@@ -264,3 +264,50 @@ def test_stats_json_is_valid_json_for_an_empty_history(home):
     result = run("stats", "--json")
     assert result.exit_code == 0
     assert json.loads(result.output)["states"]["new"] == 5
+
+
+def _histories(home: Path):
+    from quizcnn.schedule import optimizer_histories
+
+    with open_store(home / "quizcnn.db") as store:
+        return optimizer_histories(store.reviews(include_cram=False), store.last_resets())
+
+
+def test_optimize_stores_a_fit_only_when_it_beats_the_current_parameters(home, monkeypatch):
+    """The command's own logic, with fsrs's Optimizer replaced by a fixed answer (the
+    real fit needs fsrs[optimizer]; see the test above)."""
+    from fsrs.scheduler import DEFAULT_PARAMETERS
+
+    import quizcnn.schedule as schedule
+
+    _long_history(home)
+    histories = _histories(home)
+    default_loss = schedule.log_loss(histories, DEFAULT_PARAMETERS)
+    candidates = []
+    for index, factor in [(0, 2.0), (2, 0.5), (8, 1.1), (8, 0.9), (20, 0.7), (20, 1.5)]:
+        params = list(DEFAULT_PARAMETERS)
+        params[index] *= factor
+        candidates.append((schedule.log_loss(histories, params), params))
+    better_loss, better = min(candidates)
+    worse_loss, worse = max(candidates)
+    assert better_loss < default_loss < worse_loss
+    monkeypatch.setattr(schedule, "missing_optimizer_packages", lambda: [])
+
+    monkeypatch.setattr(schedule, "fit_parameters", lambda h: worse)
+    result = run("optimize")
+    assert result.exit_code == 0, result.output
+    assert f"{default_loss:.4f}" in result.output and f"{worse_loss:.4f}" in result.output
+    assert "kept: the previous parameters" in result.output
+    with open_store(home / "quizcnn.db") as store:
+        assert store.settings().parameters is None
+
+    monkeypatch.setattr(schedule, "fit_parameters", lambda h: better)
+    result = run("optimize")
+    assert result.exit_code == 0, result.output
+    assert f"{better_loss:.4f}" in result.output and "the new fit, saved" in result.output
+    with open_store(home / "quizcnn.db") as store:
+        settings = store.settings()
+        assert settings.parameters == better
+        assert settings.optimized_at == "2026-03-02T10:00:00.000000+00:00"
+    # the fitted parameters now schedule the drills
+    assert "fitted 2026-03-02" in run("settings").output
