@@ -10,7 +10,8 @@ of the mean cross-entropy with respect to the logits is (p - onehot(y)) / N.
 
 This proof measures both gradients with autograd against their closed forms,
 checks the softmax-CE gradient in float64, shows what happens when
-probabilities are fed to CrossEntropyLoss (a second softmax), and trains one
+probabilities are fed to CrossEntropyLoss (a second softmax; log-probabilities,
+by contrast, give the same loss as the logits), and trains one
 small classifier twice from the same confidently wrong start: once with
 cross-entropy, once with MSE on the softmax probabilities, same learning rate.
 """
@@ -129,6 +130,15 @@ def softmax_ce_gradient(proof: Proof) -> None:
         "CrossEntropyLoss(logits) equals NLLLoss(log_softmax(logits))",
         loss.detach(),
         nll.item(),
+        1e-12,
+    )
+    # Log-probabilities are logits too: log_softmax(z) = z - logsumexp(z) only shifts each
+    # row, and softmax ignores shifts, so passing them gives the same loss. Probabilities do not.
+    proof.close(
+        "ce_of_log_softmax_unchanged",
+        "CrossEntropyLoss(log_softmax(logits)) equals CrossEntropyLoss(logits)",
+        F.cross_entropy(F.log_softmax(logits.detach(), 1), target),
+        loss.item(),
         1e-12,
     )
 

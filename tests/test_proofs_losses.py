@@ -65,6 +65,9 @@ def test_cross_entropy_reference_values(results):
         five_class_floor, abs=1e-12
     )
     assert r.claim("softmax_ce_grad_closed_form").measured < 1e-12
+    # log_softmax only shifts each row of logits, which softmax ignores.
+    same = r.claim("ce_of_log_softmax_unchanged")
+    assert same.measured == pytest.approx(r.claim("ce_is_logsoftmax_nll").measured, abs=1e-12)
 
 
 def test_cross_entropy_wins_the_training_race(results):
@@ -253,6 +256,7 @@ def numeric_cards() -> dict[str, dict]:
         ("loss-accuracy-paradox", 950 / 1000),
         ("opt-newton-quadratic-steps", 1),
         ("opt-gd-condition-number", math.ceil(math.log(1e-6) / math.log(1 - 1 / 100))),
+        ("opt-gd-condition-number", round(100 * math.log(1e6))),  # the κ·ln(1/ε) rule
         ("opt-hessian-memory", 4 * 25.6e6**2 / 1e15),
     ],
 )
