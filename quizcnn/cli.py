@@ -489,7 +489,9 @@ def drill(
     new: Annotated[
         int | None,
         typer.Option(
-            "--new", min=0, help="New cards this session (default: what is left of today's 10)."
+            "--new",
+            min=0,
+            help="New cards this session (default: what is left of today's limit, 10).",
         ),
     ] = None,
     limit: Annotated[
@@ -497,7 +499,7 @@ def drill(
         typer.Option(
             "--limit",
             min=0,
-            help="Reviews + new cards this session (default: what is left of today's 200).",
+            help="Reviews + new cards this session (default: what is left of today's limit, 200).",
         ),
     ] = None,
     cram: Annotated[
