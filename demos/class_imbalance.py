@@ -4,8 +4,9 @@ With 95% negatives, a model that always says "negative" is 95% accurate and
 useless. Three standard remedies, each measured here:
 
 - Class weights. CrossEntropyLoss(weight=w) multiplies each sample's loss by
-  the weight of its true class and, with reduction="mean", divides by the sum
-  of those weights (not by N): a weighted mean.
+  the weight of its true class and, with reduction="mean" and class-index
+  targets, divides by the sum of those weights (not by N): a weighted mean.
+  With class-probability targets it divides by N instead.
 - Resampling. With sum reduction, BCEWithLogitsLoss(pos_weight=k) is exactly
   the loss of the data set with every positive repeated k times, so
   re-weighting and over-sampling optimize the same objective.
@@ -45,6 +46,17 @@ def weighted_ce(proof: Proof) -> None:
         "|CrossEntropyLoss(weight=w) - Σ w[y_n]·loss_n / N| (it is not divided by N)",
         (F.cross_entropy(logits, target, weight=weight) - (w * per_sample).sum() / n).abs(),
         1e-3,
+    )
+    # With class-probability targets the same weight goes inside the sum over classes,
+    # and reduction="mean" divides by N: the weighted-mean rule is for class indices only.
+    soft = torch.softmax(torch.randn(n, c, dtype=f64, device=dev), 1)
+    per_sample_soft = -(weight * soft * F.log_softmax(logits, 1)).sum(1)
+    proof.close(
+        "weighted_ce_soft_targets_over_n",
+        "with probability targets: CrossEntropyLoss(weight=w) = Σ_n Σ_c w_c y_nc (-log p_nc) / N",
+        F.cross_entropy(logits, soft, weight=weight),
+        per_sample_soft.mean().item(),
+        1e-12,
     )
 
 

@@ -143,6 +143,24 @@ def test_class_imbalance_numbers(results):
     assert r.claim("weighted_recall_high").measured > r.claim("unweighted_recall_low").measured
 
 
+def test_weighted_cross_entropy_denominators():
+    # Uniform logits over C classes: every -log p is ln C. Class-index targets average
+    # with weights w[y_n]/Σw[y_n], so the loss is ln C; uniform probability targets put
+    # Σ_c w_c/C inside each sample's loss and divide by N, giving mean(w)·ln C.
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    weight = torch.tensor([1.0, 4.0, 10.0], dtype=torch.float64)
+    logits = torch.zeros(5, 3, dtype=torch.float64)
+    index_target = torch.tensor([0, 2, 2, 1, 0])
+    soft_target = torch.full((5, 3), 1 / 3, dtype=torch.float64)
+    assert F.cross_entropy(logits, index_target, weight=weight).item() == pytest.approx(
+        math.log(3), abs=1e-12
+    )
+    assert F.cross_entropy(logits, soft_target, weight=weight).item() == pytest.approx(
+        (1 + 4 + 10) / 3 * math.log(3), abs=1e-12
+    )
+
+
 def test_gradient_descent_step_counts(results):
     r = results["gd_vs_newton"]
     for kappa in (10, 100):
