@@ -171,7 +171,7 @@ def test_gradient_descent_step_counts(results):
     assert r.claim("newton_one_step").measured < 1e-10
     assert r.claim("bfgs_n_steps").measured < 1e-10
     assert r.claim("lbfgs_two_loop_is_bfgs").measured < 1e-12
-    assert r.claim("lbfgs_n_steps").measured < 1e-8 < r.claim("lbfgs_fixed_step_error").measured
+    assert r.claim("lbfgs_n_steps").measured < 1e-6 < r.claim("lbfgs_fixed_step_error").measured
     assert r.claim("momentum_steps").measured < 1375 / 4
     assert r.claim("adam_first_step_is_lr").measured < 1e-6
 
