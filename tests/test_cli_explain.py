@@ -50,10 +50,12 @@ def test_explain_a_card_id_shows_its_choices_and_answer():
     assert "bn-normalizes-over" not in result.output
 
 
-def test_explanation_math_keeps_its_backslashes():
+def test_explanation_math_reaches_the_terminal_as_unicode():
     result = run("explain", "bn-backward-sum-zero")
     assert result.exit_code == 0, result.output
-    assert "\\hat x" in result.output  # LaTeX survives markdown rendering
+    # the LaTeX survives markdown rendering and reaches the terminal as Unicode
+    assert "x̂" in result.output and "Σ_i" in result.output
+    assert "\\(" not in result.output and "\\hat" not in result.output
 
 
 def test_unknown_name_is_one_line_with_suggestions():
@@ -128,7 +130,7 @@ def test_proofs_run_named_proofs_prints_a_summary():
     result = run("proofs", "run", "bn_deep_gradients", "bn_placement", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "Proofs on cpu" in result.output
-    assert "3/3" in result.output and "7/7" in result.output
+    assert "4/4" in result.output and "7/7" in result.output
     assert "2/2 proofs pass on cpu" in result.output
 
 
