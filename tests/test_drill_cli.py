@@ -205,12 +205,15 @@ def _long_history(home: Path, cards: int = 90, reviews: int = 11) -> None:
 OPTIMIZER_EXTRAS = all(importlib.util.find_spec(n) for n in ("torch", "pandas", "tqdm"))
 
 
-@pytest.mark.skipif(OPTIMIZER_EXTRAS, reason="fsrs[optimizer] extras are installed here")
-def test_optimize_without_the_optimizer_extras_says_what_to_install(home):
+def test_optimize_without_the_optimizer_extras_says_what_to_install(home, monkeypatch):
+    """A user who installed quizcnn without its dependencies' extras (say, by hand)."""
+    import quizcnn.schedule as schedule
+
+    monkeypatch.setattr(schedule, "missing_optimizer_packages", lambda: ["pandas", "tqdm"])
     _long_history(home)
     result = run("optimize")
     assert result.exit_code == 1 and len(lines(result.output)) == 1
-    assert "pip install 'fsrs[optimizer]'" in result.output
+    assert "pip install 'fsrs[optimizer]'" in result.output and "pandas, tqdm" in result.output
     with open_store(home / "quizcnn.db") as store:
         assert store.settings().parameters is None
 
