@@ -18,6 +18,7 @@ from rich.console import Console
 
 from quizcnn import __version__, render
 from quizcnn.bank import Bank, BankError, UnknownName, load_bank
+from quizcnn.bank_cache import load_bank_cached
 
 app = typer.Typer(
     name="quizcnn",
@@ -53,11 +54,12 @@ def settings(ctx: typer.Context) -> Settings:
     return root.obj
 
 
-def get_bank(ctx: typer.Context, strict: bool = False) -> Bank:
+def get_bank(ctx: typer.Context, strict: bool = False, cached: bool = True) -> Bank:
     """Load the bank or stop with every problem listed, one per line."""
+    config = settings(ctx)
+    load = load_bank_cached if cached else load_bank
     try:
-        config = settings(ctx)
-        return load_bank(config.bank_dirs, include_builtin=config.include_builtin, strict=strict)
+        return load(config.bank_dirs, include_builtin=config.include_builtin, strict=strict)
     except BankError as exc:
         render.bank_issues(err_console, exc.issues)
         raise typer.Exit(EXIT_INVALID) from None
@@ -113,7 +115,7 @@ def check(
     """Validate the question bank (and your --bank folders) and summarise it."""
     from quizcnn.proofs import proof_names
 
-    bank = get_bank(ctx, strict=strict)
+    bank = get_bank(ctx, strict=strict, cached=False)  # check always reads every file
     if strict:
         missing = [t for t in bank.topics.values() if not any(c.proof for c in t.cards)]
         if missing:
@@ -450,10 +452,8 @@ def _open_store():
 
 
 def _store_failed(exc: Exception) -> NoReturn:
-    """A StoreError as one line (escaped: a path may hold [brackets])."""
-    from rich.markup import escape
-
-    fail(escape(str(exc)), EXIT_INVALID)
+    """A StoreError as one line."""
+    fail(str(exc), EXIT_INVALID)
 
 
 def _clock():
@@ -471,13 +471,7 @@ def _selected_cards(bank: Bank, topics: list[str], tags: list[str]) -> list:
     except UnknownName as exc:
         fail(str(exc))
     if not cards:
-        from rich.markup import escape
-
-        fail(
-            escape(
-                f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list`"
-            )
-        )
+        fail(f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list`")
     return cards
 
 
@@ -586,9 +580,7 @@ def _drill_proof(name: str, device: str) -> None:
         with render.spinner(console, f"running proof {name} on {chosen}..."):
             result = run_proof(name, device=chosen)
     except ProofError as exc:
-        from rich.markup import escape
-
-        render.error_line(err_console, escape(str(exc)))
+        render.error_line(err_console, str(exc))
         return
     except KeyboardInterrupt:
         render.drill_notice(console, "proof interrupted")
@@ -744,7 +736,7 @@ def optimize(ctx: typer.Context) -> None:
         if missing:
             fail(
                 f"quizcnn optimize needs fsrs's optimizer extras, missing here: "
-                f"{', '.join(missing)}; install them with: pip install 'fsrs\\[optimizer]'",
+                f"{', '.join(missing)}; install them with: pip install 'fsrs[optimizer]'",
                 EXIT_INVALID,
             )
         current = store.settings().parameters

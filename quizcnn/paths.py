@@ -38,6 +38,19 @@ def data_home() -> Path:
     return base / "quizcnn"
 
 
+def cache_home() -> Path:
+    """Files that can be rebuilt at any time: QUIZCNN_HOME/cache, else the platform's
+    user cache directory (kept apart from the data so a cache wipe loses nothing)."""
+    override = os.environ.get("QUIZCNN_HOME")
+    if override:
+        return Path(override).expanduser() / "cache"
+    if sys.platform == "win32":
+        return data_home() / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "quizcnn"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quizcnn"
+
+
 def database_path() -> Path:
     return data_home() / "quizcnn.db"
 

@@ -13,7 +13,6 @@ This module does not import torch at import time, so the app can read results
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -247,6 +246,8 @@ def describe_expected(claim: Claim) -> str:
 
 def main(run, doc: str | None) -> None:
     """Entry point of a proof run alone: ``python demos/NAME.py --device cpu --seed 0``."""
+    import argparse  # only here: the app imports this module on every start
+
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     title = (doc or name).strip().splitlines()[0]
     parser = argparse.ArgumentParser(description=title)

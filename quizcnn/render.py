@@ -10,18 +10,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from quizcnn.bank import Bank, BankIssue, Card
@@ -29,10 +21,17 @@ from quizcnn.mathtext import latex_to_unicode
 from quizcnn.proofkit import ProofResult, Series, describe_expected, format_measured
 from quizcnn.proofkit import Table as ProofTable
 
+if TYPE_CHECKING:
+    # imported where used: together ~40 ms, which `quizcnn drill` does not pay
+    # until a user asks for an explanation or a proof
+    from rich.markdown import Markdown
+    from rich.progress import Progress
+
 
 def error_line(console: Console, message: str) -> None:
-    """One clear line for bad input: what is wrong, where, what to do."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One clear line for bad input: what is wrong, where, what to do. The message is
+    plain text: a path or a name may hold [brackets] that are not markup."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def bank_issues(console: Console, issues: Sequence[BankIssue]) -> None:
@@ -104,6 +103,8 @@ BAR_WIDTH = 40
 def terminal_markdown(text: str) -> Markdown:
     """Markdown for a terminal: LaTeX spans become Unicode math in code spans,
     which markdown leaves alone (no stray italics from x_i ... y_j)."""
+    from rich.markdown import Markdown
+
     text = _DISPLAY_MATH.sub(lambda m: "\n```\n" + latex_to_unicode(m.group(1)) + "\n```\n", text)
     text = _INLINE_MATH.sub(
         lambda m: "`" + latex_to_unicode(" ".join(m.group(1).split())) + "`", text
@@ -151,6 +152,15 @@ def spinner(console: Console, text: str):
 
 
 def proof_progress(console: Console) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

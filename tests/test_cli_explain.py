@@ -68,6 +68,12 @@ def test_unknown_name_is_one_line_with_suggestions():
     assert "Traceback" not in result.output
 
 
+def test_an_error_line_shows_brackets_as_typed_not_as_markup():
+    result = run("explain", "[bold]bn[/bold]")
+    assert result.exit_code == 2
+    assert "named '[bold]bn[/bold]'" in result.output
+
+
 def test_explain_run_on_cpu_shows_claims_device_and_chart():
     result = run("explain", "bn-gradient-explosion", "--run", "--device", "cpu")
     assert result.exit_code == 0, result.output
