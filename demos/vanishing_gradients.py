@@ -10,13 +10,15 @@ data (a batch of 16 random inputs, 10 random classes, cross-entropy loss):
 - sigmoid: sigma'(x) = sigma(x)(1 - sigma(x)) is at most 0.25 (at x = 0), so
   each layer shrinks the gradient by at least 0.25 * ||W||_2. With PyTorch's
   default nn.Linear init the first layer's weight gradient ends up ~1e-16 of
-  the last layer's; even Xavier init leaves it below 1e-6, because no weight
-  scale fixes a derivative that is 0.25 at best;
+  the last layer's; even Xavier init leaves it below 1e-6. Only weights about
+  10x Xavier's undo the 0.25 factor, and they do it by saturating most units
+  (sigma' near 0), which stalls learning in another way;
 - ReLU with Kaiming init (std = sqrt(2 / fan_in)): the derivative is exactly 1
   on the active half and the weight scale makes up for the other half, so the
   per-layer weight-gradient norms stay within a small factor of each other;
 - ReLU with a too-large init (std 0.4 for width 128, i.e. 3.2x Kaiming): the
-  gradient grows by ~3.2 per layer on the way back, ~1e9 in all;
+  gradient grows by ~3.2 per layer on the way back, several 1e9 in all
+  (3.2^19 = 4e9);
 - remedies measured here: identity skip connections (h + f(h)) keep the
   gradient reaching the first layer of the same sigmoid net, and
   torch.nn.utils.clip_grad_norm_ rescales an exploding gradient to max_norm

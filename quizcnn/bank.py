@@ -153,7 +153,16 @@ class Bank:
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         names = [*self.topics, *self.aliases, *self.by_id]
-        return difflib.get_close_matches(name.lower(), names, n=n, cutoff=0.5)
+        # 0.55: a typo of a long id still matches (0.6), an unrelated word does not
+        return difflib.get_close_matches(name.lower(), names, n=n, cutoff=0.55)
+
+    def tag_counts(self, topic: str | None = None) -> dict[str, int]:
+        """Each tag with its number of cards (in one topic if given), most used first."""
+        counts: dict[str, int] = {}
+        for card in self.select([topic] if topic else []):
+            for tag in card.tags:
+                counts[tag] = counts.get(tag, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def select(self, topics: Iterable[str] = (), tags: Iterable[str] = ()) -> list[Card]:
         """Cards of the given topics (names or aliases) and tags, in bank order."""

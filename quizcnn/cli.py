@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from quizcnn import __version__, render
-from quizcnn.bank import Bank, BankError, UnknownName, load_bank
+from quizcnn.bank import Bank, BankError, UnknownName, bank_dirs, load_bank
 from quizcnn.bank_cache import load_bank_cached
 
 app = typer.Typer(
@@ -57,6 +57,8 @@ def settings(ctx: typer.Context) -> Settings:
 def get_bank(ctx: typer.Context, strict: bool = False, cached: bool = True) -> Bank:
     """Load the bank or stop with every problem listed, one per line."""
     config = settings(ctx)
+    if not config.include_builtin and not bank_dirs(config.bank_dirs, include_builtin=False):
+        fail("--no-builtin leaves no cards: add --bank DIR or set QUIZCNN_BANK")
     load = load_bank_cached if cached else load_bank
     try:
         return load(config.bank_dirs, include_builtin=config.include_builtin, strict=strict)
@@ -135,10 +137,23 @@ def list_cards(
     topic: Annotated[
         str | None, typer.Option("--topic", "-t", help="Show one topic's cards.")
     ] = None,
+    tags: Annotated[
+        bool, typer.Option("--tags", help="List the tags (for drill --tag) with card counts.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """List the topics with their card counts, or one topic's cards."""
+    """List the topics with their card counts, one topic's cards, or the tags."""
     bank = get_bank(ctx)
+    if tags:
+        try:
+            counts = bank.tag_counts(topic)
+        except UnknownName as exc:
+            fail(str(exc))
+        if as_json:
+            print(json.dumps(counts, indent=2, ensure_ascii=False))
+        else:
+            render.tag_list(console, counts)
+        return
     if topic is None:
         if as_json:
             rows = [
@@ -159,7 +174,13 @@ def list_cards(
         fail(str(UnknownName(topic, bank.suggest(topic))))
     if as_json:
         rows = [
-            {"id": c.id, "kind": c.kind, "proof": c.proof, "question": c.question}
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "proof": c.proof,
+                "tags": list(c.tags),
+                "question": c.question,
+            }
             for c in chosen.cards
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -471,7 +492,9 @@ def _selected_cards(bank: Bank, topics: list[str], tags: list[str]) -> list:
     except UnknownName as exc:
         fail(str(exc))
     if not cards:
-        fail(f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list`")
+        fail(
+            f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list --tags`"
+        )
     return cards
 
 
@@ -680,7 +703,7 @@ def reset(
     clock = _clock()
     store = _open_store()
     try:
-        known = store.card_ids()
+        known = store.started_ids()  # a card only ever suspended is still new
         ids = (
             sorted(known)
             if all_cards

@@ -142,8 +142,9 @@ class Summary(NamedTuple):
     reviewed: int
     again: int
     minutes: float
-    due_tomorrow: int
-    due_week: int
+    due_later_today: int  # before the next day starts (learning steps, what the limits held back)
+    due_tomorrow: int  # during the next study day only
+    due_week: int  # before the 8th day starts: today, tomorrow and 5 days on
     new_seen: int
     cram: bool
     stopped: str  # "done", "quit", "limit"
@@ -524,7 +525,8 @@ class Drill:
             reviewed=len(self.history),
             again=sum(1 for d in self.history if d.rating == 1),
             minutes=(self.monotonic() - self.started) / 60,
-            due_tomorrow=count_due_before(self.ids, rows, starts[2]),
+            due_later_today=count_due_before(self.ids, rows, starts[1]),
+            due_tomorrow=count_due_before(self.ids, rows, starts[2], since=starts[1]),
             due_week=count_due_before(self.ids, rows, starts[8]),
             new_seen=sum(1 for d in self.history if d.was_new),
             cram=self.options.cram,

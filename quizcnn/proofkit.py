@@ -248,23 +248,39 @@ def main(run, doc: str | None) -> None:
     """Entry point of a proof run alone: ``python demos/NAME.py --device cpu --seed 0``."""
     import argparse  # only here: the app imports this module on every start
 
+    from quizcnn.proofs import ProofError, resolve_device
+
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     title = (doc or name).strip().splitlines()[0]
     parser = argparse.ArgumentParser(description=title)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
-    result = execute(name, title, run, args.device, args.seed)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(f"{title}  [{result.device}, seed {result.seed}, {result.seconds:.2f} s]")
-        for c in result.claims:
-            mark = "PASS" if c.passed else "FAIL"
-            print(
-                f"  {mark}  {c.text}: measured {format_measured(c.measured)}, expected {describe_expected(c)}"
-            )
-        if result.error:
-            print(f"  ERROR  {result.error}")
+    try:
+        device = resolve_device(args.device)
+    except ProofError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    result = execute(name, title, run, device, args.seed)
+    try:
+        _print_result(result, as_json=args.json)
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error of the proof
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(0 if result.passed else 1)
+
+
+def _print_result(result: ProofResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    print(f"{result.title}  [{result.device}, seed {result.seed}, {result.seconds:.2f} s]")
+    for c in result.claims:
+        mark = "PASS" if c.passed else "FAIL"
+        print(
+            f"  {mark}  {c.text}: measured {format_measured(c.measured)}, expected {describe_expected(c)}"
+        )
+    if result.error:
+        print(f"  ERROR  {result.error}")
+    sys.stdout.flush()

@@ -77,7 +77,8 @@ def load_run(info: ProofInfo) -> Callable:
 def resolve_device(requested: str) -> str:
     """auto -> cuda, then mps, then cpu. An absent device is a ProofError, never a crash."""
     if requested not in DEVICES and not requested.startswith("cuda:"):
-        raise ProofError(f"unknown device {requested!r}: use one of {', '.join(DEVICES)}")
+        known = ", ".join([*DEVICES, "cuda:N"])
+        raise ProofError(f"unknown device {requested!r}: use one of {known}")
     import torch
 
     has_cuda = torch.cuda.is_available()

@@ -82,6 +82,16 @@ def topic_list(console: Console, bank: Bank) -> None:
     console.print(table)
 
 
+def tag_list(console: Console, counts: dict[str, int]) -> None:
+    table = Table(title="Tags")
+    table.add_column("tag", style="bold cyan")
+    table.add_column("cards", justify="right")
+    for tag, count in counts.items():
+        table.add_row(tag, str(count))
+    console.print(table)
+    console.print("[dim]drill one with: quizcnn drill --tag TAG[/]")
+
+
 def card_list(console: Console, title: str, cards: Sequence[Card]) -> None:
     table = Table(title=title)
     table.add_column("id", style="bold cyan", no_wrap=True)
@@ -485,8 +495,8 @@ def drill_graded(console: Console, graded) -> None:
     if graded.leech:
         card_id = escape(graded.card.id)
         console.print(
-            f"[bold yellow]leech:[/] {card_id} lapsed {graded.lapses} times; it is tagged leech and "
-            f"suspended. Rewrite it for yourself, then `quizcnn unsuspend {card_id}`",
+            f"[bold yellow]leech:[/] {card_id} lapsed {graded.lapses} times; it is marked a leech and "
+            f"suspended (`quizcnn stats` lists leeches). Rewrite it for yourself, then `quizcnn unsuspend {card_id}`",
             highlight=False,
             soft_wrap=True,
         )
@@ -542,8 +552,9 @@ def drill_summary(console: Console, summary) -> None:
     table.add_row("reviewed", str(summary.reviewed))
     table.add_row("again-rate", f"{100 * summary.again_rate:.0f}% ({summary.again})")
     table.add_row("minutes", f"{summary.minutes:.1f}")
+    table.add_row("due later today", str(summary.due_later_today))
     table.add_row("due tomorrow", str(summary.due_tomorrow))
-    table.add_row("due in 7 days", str(summary.due_week))
+    table.add_row("due within 7 days", str(summary.due_week))
     console.print(table)
 
 

@@ -297,14 +297,18 @@ def next_due(bank_ids: Sequence[str], rows: Iterable[tuple]) -> datetime | None:
     return parse_time(min(dues)) if dues else None
 
 
-def count_due_before(bank_ids: Sequence[str], rows: Iterable[tuple], moment: datetime) -> int:
-    """Scheduled, unsuspended selected cards due before a moment (overdue included)."""
+def count_due_before(
+    bank_ids: Sequence[str], rows: Iterable[tuple], moment: datetime, since: datetime | None = None
+) -> int:
+    """Scheduled, unsuspended selected cards due before a moment (and at or after
+    `since`, if given; overdue cards count when it is not)."""
     selected = set(bank_ids)
     limit = iso(moment)
+    start = iso(since) if since is not None else ""
     return sum(
         1
         for card_id, state, due, _l, _s, suspended in rows
-        if card_id in selected and state is not None and not suspended and due < limit
+        if card_id in selected and state is not None and not suspended and start <= due < limit
     )
 
 

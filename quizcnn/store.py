@@ -382,6 +382,15 @@ class Store:
             for r in self._read(lambda c: c.execute("SELECT card_id FROM card_state").fetchall())
         }
 
+    def started_ids(self) -> set[str]:
+        """Ids that are no longer new (scheduled, reviewed or a leech): what reset can undo."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT card_id FROM card_state WHERE state IS NOT NULL OR reps > 0 OR leech"
+            ).fetchall()
+        )
+        return {r[0] for r in rows}
+
     def reviewed_ids(self) -> set[str]:
         """Ids with at least one review in the log."""
         rows = self._read(lambda c: c.execute("SELECT DISTINCT card_id FROM review_log").fetchall())

@@ -106,3 +106,25 @@ def test_help_version_check_and_list_never_import_torch(args):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", out.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["list"], ["drill"], ["export", "tsv"]])
+def test_no_builtin_without_a_bank_is_one_line_not_an_empty_bank(command, monkeypatch):
+    result = run("--no-builtin", *command)
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --no-builtin leaves no cards: add --bank DIR or set QUIZCNN_BANK"
+    )
+    monkeypatch.setenv("QUIZCNN_BANK", str(FIXTURES / "valid"))
+    assert run("--no-builtin", "list").exit_code == 0
+
+
+def test_list_tags_counts_the_cards_drill_tag_would_pick():
+    bank = ["--no-builtin", "--bank", str(FIXTURES / "valid")]
+    counts = json.loads(run(*bank, "list", "--tags", "--json").output)
+    assert counts == {"normalization": 2, "pytorch": 1}
+    table = run(*bank, "list", "--tags").output
+    assert "normalization" in table and "quizcnn drill --tag TAG" in table
+    per_card = json.loads(run(*bank, "list", "--topic", "norms", "--json").output)
+    assert [c["tags"] for c in per_card] == [["normalization"], ["normalization", "pytorch"], []]
+    assert run(*bank, "list", "--tags", "--topic", "nosuch").exit_code == 2

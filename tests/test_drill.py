@@ -355,10 +355,13 @@ def test_quit_ends_with_a_summary_of_the_session(bank, store):
     assert (summary.reviewed, summary.again, summary.new_seen) == (2, 1, 2)
     assert summary.again_rate == 0.5
     assert summary.minutes > 0
-    # Again: due in a minute (counts as due tomorrow and this week); Easy: due in days
+    # Again: due in a minute (later today, and within the week); Easy: due in days
     easy_due = datetime.fromisoformat(store.card("dx-ln-axes").due)
+    tomorrow = datetime(2026, 3, 3, 4, tzinfo=UTC), datetime(2026, 3, 4, 4, tzinfo=UTC)
     week_end = datetime(2026, 3, 10, 4, tzinfo=UTC)
-    assert summary.due_tomorrow == 1
+    assert easy_due >= tomorrow[0]
+    assert summary.due_later_today == 1
+    assert summary.due_tomorrow == (tomorrow[0] <= easy_due < tomorrow[1])
     assert summary.due_week == 1 + (easy_due < week_end)
     assert summary.stopped == "quit" and drill.done
     assert drill.press("3") == []  # nothing happens after the end

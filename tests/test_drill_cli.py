@@ -161,6 +161,15 @@ def test_reset_all_with_yes_for_scripts(home):
     assert run("reset", "dx-bn-axes", "--all").exit_code == 2
 
 
+def test_a_card_only_ever_suspended_is_new_and_nothing_to_reset(home):
+    assert run("suspend", "dx-bn-axes").exit_code == 0
+    assert run("unsuspend", "dx-bn-axes").exit_code == 0
+    for args in (["--all"], ["dx-bn-axes"]):
+        result = run("reset", *args)  # no --yes: it must not even ask
+        assert result.exit_code == 0, result.output
+        assert lines(result.output) == ["nothing to reset: these cards are already new"]
+
+
 # -- optimize --------------------------------------------------------------------------------
 
 

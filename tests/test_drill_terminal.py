@@ -124,8 +124,9 @@ def test_a_whole_drill_in_a_terminal_reveal_explain_grade_undo_quit(home):
     child.expect("session")
     child.expect(r"reviewed\s+│\s+2")
     child.expect(r"again-rate\s+│\s+0% \(0\)")
-    child.expect(r"due tomorrow\s+│\s+1")
-    child.expect(r"due in 7 days\s+│\s+1")
+    child.expect(r"due later today\s+│\s+1")  # the choice card's 10-minute step
+    child.expect(r"due tomorrow\s+│\s+0")
+    child.expect(r"due within 7 days\s+│\s+1")  # the same card; Easy set 10 days
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

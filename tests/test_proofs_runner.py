@@ -2,6 +2,7 @@
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,41 @@ def test_auto_picks_cpu_without_a_gpu():
 def test_unknown_device_name_is_a_proof_error():
     with pytest.raises(ProofError, match="unknown device 'tpu'"):
         resolve_device("tpu")
+
+
+# -- a proof run alone, as a learner does ------------------------------------------------
+
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+
+
+def run_alone(*args: str, pipe_to_head: bool = False):
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(DEMOS / "conv_counts.py"), *args]
+    if not pipe_to_head:
+        return subprocess.run(command, capture_output=True, text=True)
+    # a reader that has gone before the proof prints, like `| head -0`
+    producer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    producer.stdout.close()
+    _, stderr = producer.communicate()
+    return subprocess.CompletedProcess(command, producer.returncode, "", stderr.decode())
+
+
+def test_a_proof_run_alone_prints_its_claims_and_exits_0():
+    done = run_alone("--device", "cpu", "--seed", "0")
+    assert done.returncode == 0, done.stderr
+    assert "PASS" in done.stdout and "FAIL" not in done.stdout
+
+
+def test_a_proof_run_alone_on_a_bad_or_absent_device_is_one_line():
+    for device, message in [("tpu", "unknown device 'tpu'"), ("mps", "'mps' is not available")]:
+        done = run_alone("--device", device)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+        assert message in lines[0]
+
+
+def test_a_proof_whose_reader_closes_the_pipe_ends_without_a_traceback():
+    done = run_alone("--json", pipe_to_head=True)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
