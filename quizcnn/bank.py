@@ -31,7 +31,8 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 TOPIC_KEYS = {"format_version", "topic", "title", "aliases", "cards"}
-CARD_KEYS = {
+# in the order a card is written (and shown by `explain --json`)
+CARD_KEY_ORDER = (
     "id",
     "kind",
     "question",
@@ -46,7 +47,8 @@ CARD_KEYS = {
     "proof",
     "sources",
     "tags",
-}
+)
+CARD_KEYS = set(CARD_KEY_ORDER)
 REQUIRED_CARD_KEYS = ("id", "kind", "question", "answer", "explanation")
 # YAML double-quoted escapes that turn a LaTeX command into a control character:
 # "\frac" is a form feed then "rac", "\beta" a backspace, "\nabla" a newline.

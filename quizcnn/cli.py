@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from quizcnn import __version__, render
-from quizcnn.bank import Bank, BankError, UnknownName, bank_dirs, load_bank
+from quizcnn.bank import CARD_KEY_ORDER, Bank, BankError, UnknownName, bank_dirs, load_bank
 from quizcnn.bank_cache import load_bank_cached
 
 app = typer.Typer(
@@ -197,23 +197,7 @@ DeviceOption = Annotated[
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed every generator the proof uses.")]
 
 
-CARD_JSON_KEYS = (
-    "id",
-    "topic",
-    "kind",
-    "question",
-    "answer",
-    "explanation",
-    "choices",
-    "correct",
-    "value",
-    "tolerance",
-    "unit",
-    "generator",
-    "proof",
-    "sources",
-    "tags",
-)
+CARD_JSON_KEYS = ("id", "topic", *CARD_KEY_ORDER[1:])
 
 
 def _card_dict(card) -> dict:

@@ -5,6 +5,7 @@ independently of the proofs' own code and verdicts.
 """
 
 import pytest
+from proofcheck import assert_every_claim_holds
 
 from quizcnn.proofs import run_proof
 
@@ -29,9 +30,7 @@ def measured(result, key):
 @pytest.mark.parametrize("name", ARCH_PROOFS)
 def test_every_claim_holds_on_cpu(results, name):
     result = results[name]
-    assert not result.error, result.error
-    failed = [f"{c.key}: {c.measured} vs {c.expected}" for c in result.claims if not c.passed]
-    assert result.passed, failed
+    assert_every_claim_holds(result)
     assert result.tables, "each proof shows a table"
 
 

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from proofcheck import assert_every_claim_holds
 
 from quizcnn.proofs import run_proof
 
@@ -18,9 +19,7 @@ def results():
 @pytest.mark.parametrize("name", BN_PROOFS)
 def test_every_claim_holds_on_cpu(results, name):
     result = results[name]
-    assert not result.error, result.error
-    failed = [f"{c.key}: {c.measured} vs {c.expected}" for c in result.claims if not c.passed]
-    assert result.passed, failed
+    assert_every_claim_holds(result)
     assert result.tables, "each proof shows a table"
 
 

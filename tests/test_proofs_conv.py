@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from proofcheck import assert_every_claim_holds
 
 from quizcnn.proofs import run_proof
 
@@ -31,10 +32,7 @@ def results():
 @pytest.mark.parametrize("name", CONV_PROOFS)
 def test_every_claim_holds_on_cpu(results, name):
     result = results[name]
-    assert not result.error, result.error
-    failed = [f"{c.key}: {c.measured} vs {c.expected}" for c in result.claims if not c.passed]
-    assert result.passed, failed
-    assert len(result.claims) >= 6
+    assert_every_claim_holds(result, min_claims=6)
 
 
 # -- conv1x1 --------------------------------------------------------------------

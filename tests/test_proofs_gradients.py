@@ -8,6 +8,7 @@ the ReLU gain n std^2 / 2, Kaiming's sqrt(2 / fan_in), PyTorch's default bound
 import math
 
 import pytest
+from proofcheck import assert_every_claim_holds
 
 from quizcnn.proofs import run_proof
 
@@ -31,9 +32,7 @@ def relu_std_from_rms(rms: float) -> float:
 @pytest.mark.parametrize("name", GRADIENT_PROOFS)
 def test_every_claim_holds_on_cpu(results, name):
     result = results[name]
-    assert not result.error, result.error
-    failed = [f"{c.key}: {c.measured} vs {c.expected}" for c in result.claims if not c.passed]
-    assert result.passed, failed
+    assert_every_claim_holds(result)
     assert result.tables, "each proof shows a table"
 
 

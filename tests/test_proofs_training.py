@@ -8,6 +8,7 @@ expected values.
 import math
 
 import pytest
+from proofcheck import assert_every_claim_holds
 
 from quizcnn.proofs import run_proof
 
@@ -25,14 +26,7 @@ def sigmoid(x: float) -> float:
 
 @pytest.mark.parametrize("name", PROOFS)
 def test_every_claim_holds(results, name):
-    result = results[name]
-    assert not result.error, result.error
-    failed = [
-        f"{c.key}: measured {c.measured}, expected {c.op} {c.expected}"
-        for c in result.claims
-        if not c.passed
-    ]
-    assert result.passed and not failed, failed
+    assert_every_claim_holds(results[name])
 
 
 def test_sigmoid_and_tanh_derivatives(results):
