@@ -170,3 +170,11 @@ def test_shipped_bank_passes_strict_validation():
     bank = load_bank(strict=True)
     assert len(bank.cards) >= 15
     assert len(bank.topics) >= 5
+
+
+def test_the_shipped_bank_spells_each_tag_one_way():
+    """drill --tag matches exactly, so 'misconceptions' beside 'misconception' hides cards."""
+    tags = set(load_bank().tag_counts())
+    plurals = sorted(t for t in tags if t.endswith("s") and t[:-1] in tags)
+    spellings = sorted(t for t in tags if t.replace("_", "-") != t or t != t.lower())
+    assert plurals == [] and spellings == []
