@@ -234,9 +234,12 @@ class Store:
     def _check_identity(self) -> None:
         """Read-only checks before anything is written to the file."""
         try:
-            app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            objects = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            # one statement, so one snapshot: read apart, a first run creating the
+            # schema in between looked like "tables but no application id" (not ours)
+            app_id, version, objects = self.conn.execute(
+                "SELECT a.application_id, v.user_version, (SELECT count(*) FROM sqlite_master) "
+                "FROM pragma_application_id() AS a, pragma_user_version() AS v"
+            ).fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._damaged(exc)) from None
         fresh = app_id == 0 and version == 0 and objects == 0

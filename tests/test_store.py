@@ -324,3 +324,29 @@ def test_two_connections_write_without_locking_errors(db):
             two.record_review(f"y{k}", 3, T0, 1, lambda b, k=k: next_row(b, f"y{k}"))
         assert one.review_count() == two.review_count() == 40
         assert one.integrity() == "ok"
+
+
+def _open_when_released(path: str, barrier) -> str:
+    barrier.wait()
+    try:
+        with open_store(Path(path)) as store:
+            return f"ok {store.schema_version}"
+    except Exception as exc:  # reported to the parent, which lists them
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.slow
+def test_first_runs_racing_on_a_fresh_file_all_open_it(tmp_path):
+    """Processes that create the database at the same moment: each one sees either an
+    empty file or a finished quizcnn schema, never a half-made one (seen in CI as 'not a
+    quizcnn review database' when the identity was read in three snapshots)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = 6
+    for attempt in range(15):
+        path = tmp_path / f"race{attempt}.db"
+        barrier = context.Manager().Barrier(workers)
+        with context.Pool(workers) as pool:
+            outcomes = pool.starmap(_open_when_released, [(str(path), barrier)] * workers)
+        assert outcomes == [f"ok {store_module.SCHEMA_VERSION}"] * workers, outcomes
