@@ -16,12 +16,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "bank"
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUIZCNN_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("QUIZCNN_BANK", raising=False)
-
-
 def run(*args: str):
     return runner.invoke(app, list(args))
 

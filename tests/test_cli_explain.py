@@ -14,12 +14,6 @@ from quizcnn.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUIZCNN_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("QUIZCNN_BANK", raising=False)
-
-
 def run(*args: str):
     return runner.invoke(app, list(args))
 

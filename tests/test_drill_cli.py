@@ -6,36 +6,24 @@ from __future__ import annotations
 import importlib.util
 import json
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from drillbank import run_on_drillbank
 
-from quizcnn.cli import app
 from quizcnn.schedule import MIN_OPTIMIZER_REVIEWS, apply_rating, make_scheduler
 from quizcnn.store import open_store
 
-FIXTURE_BANK = Path(__file__).parent / "fixtures" / "drillbank"
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUIZCNN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("QUIZCNN_NOW", "2026-03-02T10:00:00Z")
-    monkeypatch.delenv("QUIZCNN_BANK", raising=False)
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield tmp_path / "home"
-    monkeypatch.undo()
-    time.tzset()
+def home(fixed_clock_home):
+    return fixed_clock_home
 
 
-def run(*args: str, input: str | None = None):
-    return runner.invoke(app, ["--no-builtin", "--bank", str(FIXTURE_BANK), *args], input=input)
+run = run_on_drillbank
 
 
 def lines(output: str) -> list[str]:

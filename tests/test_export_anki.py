@@ -18,8 +18,9 @@ from pathlib import Path
 
 import genanki
 import pytest
-from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+from anki.collection import Collection
 from anki.scheduler.v3 import CardAnswer
+from anki_collection import import_package, new_collection, notes_by_id
 from typer.testing import CliRunner
 
 from quizcnn.bank import load_bank
@@ -41,35 +42,12 @@ T0 = 1_700_000_000  # export clock for the tests: Unix seconds
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUIZCNN_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("QUIZCNN_BANK", raising=False)
-
-
 def cli(*args: str):
     return runner.invoke(app, ["--no-builtin", "--bank", str(FIXTURES), *args])
 
 
 def fixture_bank(folder: Path = FIXTURES):
     return load_bank([folder], include_builtin=False)
-
-
-def new_collection(tmp_path: Path, name: str = "anki") -> Collection:
-    folder = tmp_path / name
-    folder.mkdir()
-    return Collection(str(folder / "collection.anki2"))
-
-
-def import_package(col: Collection, path: Path):
-    request = ImportAnkiPackageRequest(
-        package_path=str(path), options=ImportAnkiPackageOptions(with_scheduling=False)
-    )
-    return col.import_anki_package(request).log
-
-
-def notes_by_id(col: Collection) -> dict:
-    return {col.get_note(nid)["Id"]: col.get_note(nid) for nid in col.find_notes("")}
 
 
 def package_tables(path: Path, tmp_path: Path) -> tuple[list[tuple], dict, dict[str, str]]:

@@ -8,13 +8,8 @@ import shutil
 from pathlib import Path
 
 import genanki
-import pytest
-from anki.collection import (
-    Collection,
-    ImportAnkiPackageOptions,
-    ImportAnkiPackageRequest,
-    ImportCsvRequest,
-)
+from anki.collection import Collection, ImportCsvRequest
+from anki_collection import import_package, new_collection, notes_by_id
 from typer.testing import CliRunner
 
 from quizcnn.bank import load_bank
@@ -27,25 +22,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "anki_bank"
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUIZCNN_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("QUIZCNN_BANK", raising=False)
-
-
-def new_collection(tmp_path: Path) -> Collection:
-    folder = tmp_path / "anki"
-    folder.mkdir()
-    return Collection(str(folder / "collection.anki2"))
-
-
 def import_text(col: Collection, path: Path):
     metadata = col.get_csv_metadata(str(path), None)  # read from the file's own headers
     return col.import_csv(ImportCsvRequest(path=str(path), metadata=metadata)).log
-
-
-def notes_by_id(col: Collection) -> dict:
-    return {col.get_note(nid)["Id"]: col.get_note(nid) for nid in col.find_notes("")}
 
 
 def test_the_file_starts_with_anki_headers_and_has_one_row_per_card(tmp_path):
@@ -87,9 +66,7 @@ def test_anki_imports_it_into_existing_notes_and_updates_a_changed_answer(tmp_pa
     package = tmp_path / "quizcnn.apkg"
     export_anki(load_bank([folder], include_builtin=False), package, now=1_700_000_000)
     col = new_collection(tmp_path)
-    col.import_anki_package(
-        ImportAnkiPackageRequest(package_path=str(package), options=ImportAnkiPackageOptions())
-    )
+    import_package(col, package)
 
     topic_file = folder / "axnorm.yaml"
     text = topic_file.read_text(encoding="utf-8")
@@ -139,9 +116,7 @@ def test_a_guid_starting_with_a_hash_is_not_read_as_a_comment(tmp_path):
     package = tmp_path / "quizcnn.apkg"
     export_anki(load_bank([FIXTURES], include_builtin=False), package, now=1_700_000_000)
     col = new_collection(tmp_path)
-    col.import_anki_package(
-        ImportAnkiPackageRequest(package_path=str(package), options=ImportAnkiPackageOptions())
-    )
+    import_package(col, package)
     out = tmp_path / "quizcnn.txt"
     export_tsv(bank, out)
     log = import_text(col, out)

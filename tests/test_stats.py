@@ -4,22 +4,17 @@ retention (young/mature), weakest topics and the streak, on a hand-built log."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from drillbank import run_on_drillbank
 
 from quizcnn.bank import Card
-from quizcnn.cli import app
 from quizcnn.stats import HEATMAP_WEEKS, compute
 from quizcnn.store import CardRow, iso, open_store
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # Monday 10:00 UTC; the study day began 04:00
-FIXTURE_BANK = Path(__file__).parent / "fixtures" / "drillbank"
-runner = CliRunner()
 
 
 def card(card_id: str, topic: str = "a") -> Card:
@@ -145,23 +140,10 @@ def test_streak_counts_consecutive_study_days_to_today_or_yesterday(
 # -- the command -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUIZCNN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("QUIZCNN_NOW", "2026-03-02T10:00:00Z")
-    monkeypatch.delenv("QUIZCNN_BANK", raising=False)
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield tmp_path / "home"
-    monkeypatch.undo()
-    time.tzset()
+run = run_on_drillbank
 
 
-def run(*args: str, input: str | None = None):
-    return runner.invoke(app, ["--no-builtin", "--bank", str(FIXTURE_BANK), *args], input=input)
-
-
-def test_stats_command_draws_every_section_and_json_has_the_numbers(cli_env):
+def test_stats_command_draws_every_section_and_json_has_the_numbers(fixed_clock_home):
     drilled = run("drill", input="\n4\n\n1\nq\n")
     assert drilled.exit_code == 0, drilled.output
     result = run("stats")
