@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from quizcnn.bibliography import BIBLIOGRAPHY_FILE, Source, Work, locator_problem, parse_works
 from quizcnn.paths import questions_dir, user_bank_dirs
 from quizcnn.proofs import proof_names
 
@@ -44,6 +45,8 @@ CARD_KEY_ORDER = (
     "tolerance",
     "unit",
     "generator",
+    "points",
+    "follow_ups",
     "proof",
     "sources",
     "tags",
@@ -66,6 +69,22 @@ _ESCAPE_NAMES = {
 _LATEX_ESCAPE_RE = re.compile(r"\\([0abtnvfre])(?=[A-Za-z])")
 
 
+MIN_POINTS, MAX_POINTS = 2, 5
+
+
+@dataclass(frozen=True)
+class Point:
+    """A key point a complete answer contains, and the terms that show it was said."""
+
+    text: str
+    terms: tuple[str, ...] = ()
+
+    def said_in(self, attempt: str) -> bool:
+        """Whether any of the terms appears in the attempt (case- and space-insensitive)."""
+        said = " ".join(attempt.casefold().split())
+        return any(" ".join(t.casefold().split()) in said for t in self.terms)
+
+
 @dataclass(frozen=True)
 class Card:
     id: str
@@ -81,7 +100,9 @@ class Card:
     unit: str | None = None
     generator: str | None = None
     proof: str | None = None
-    sources: tuple[str, ...] = ()
+    points: tuple[Point, ...] = ()
+    follow_ups: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
     tags: tuple[str, ...] = ()
     path: Path = field(default=Path("."), compare=False)
     line: int = field(default=0, compare=False)
@@ -185,6 +206,12 @@ class Bank:
         ]
 
 
+def topic_files(directory: Path) -> list[Path]:
+    """The topic files of a bank folder: every YAML file but the bibliography."""
+    files = [*directory.glob("*.yaml"), *directory.glob("*.yml")]
+    return sorted(p for p in files if p.name != BIBLIOGRAPHY_FILE)
+
+
 def bank_dirs(extra: Sequence[Path] = (), include_builtin: bool = True) -> list[Path]:
     """The built-in bank, then QUIZCNN_BANK folders, then --bank folders."""
     dirs = [questions_dir()] if include_builtin else []
@@ -203,8 +230,11 @@ def load_bank(
 ) -> Bank:
     """Read and validate every topic file; raise BankError listing all problems."""
     checker = _Checker(proof_names(demos), strict)
-    for directory in bank_dirs(extra, include_builtin):
-        checker.load_dir(Path(directory))
+    directories = [Path(d) for d in bank_dirs(extra, include_builtin)]
+    for directory in directories:  # every bank's works first: any bank may cite them
+        checker.load_bibliography(directory)
+    for directory in directories:
+        checker.load_dir(directory)
     checker.check_across_topics()
     if checker.issues:
         raise BankError(sorted(checker.issues, key=lambda i: (str(i.path), i.line, i.column)))
@@ -224,6 +254,7 @@ class _Checker:
         self.issues: list[BankIssue] = []
         self.warnings: list[BankIssue] = []
         self.topics: list[Topic] = []
+        self.works: dict[str, Work] = {}
         self.seen_ids: dict[str, tuple[Path, yaml.Node]] = {}
         self.path = Path(".")
         self.text = ""
@@ -253,7 +284,7 @@ class _Checker:
             self.path = directory
             self.error(None, "-", "bank folder does not exist or is not a folder")
             return
-        files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+        files = topic_files(directory)
         if not files:
             self.path = directory
             self.error(None, "-", "bank folder holds no .yaml topic files")
@@ -261,25 +292,49 @@ class _Checker:
             self.load_file(path)
 
     def load_file(self, path: Path) -> None:
+        root = self.read_tree(path)
+        if root is not False:
+            self.check_topic(path, root)
+
+    def load_bibliography(self, directory: Path) -> None:
+        path = directory / BIBLIOGRAPHY_FILE
+        if not path.is_file():
+            return
+        root = self.read_tree(path)
+        if root is False:
+            return
+        works, problems = parse_works(root, lambda n: self.loader.construct_object(n, deep=True))
+        for node, key, message in problems:
+            self.error(node, key, message)
+        for key, work in works.items():
+            if key in self.works:
+                self.error(
+                    None, key, f"bibliography key {key!r} is also registered by another bank"
+                )
+            else:
+                self.works[key] = work
+
+    def read_tree(self, path: Path) -> yaml.Node | None | bool:
+        """The file's YAML node tree; False (with the issue recorded) when it cannot be read."""
         self.path = path
         try:
             self.text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             self.error(None, "-", f"cannot read the file: {exc}")
-            return
+            return False
         loader = _Loader(self.text)
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             self._yaml_syntax_error(exc)
-            return
+            return False
         except yaml.YAMLError as exc:
             self.error(None, "-", f"YAML error: {exc}")
-            return
+            return False
         finally:
             loader.dispose()
         self.loader = loader
-        self.check_topic(path, root)
+        return root
 
     def _yaml_syntax_error(self, exc: yaml.MarkedYAMLError) -> None:
         mark = exc.problem_mark or exc.context_mark
@@ -388,7 +443,7 @@ class _Checker:
                 card_id,
                 f"proof {values['proof']!r} names no file demos/{values['proof']}.py",
             )
-        sources = self.str_list(fields.get("sources"), card_id, "sources")
+        sources = self.sources(fields.get("sources"), card_id)
         if not sources:
             (self.error if self.strict else self.warn)(
                 fields.get("sources", node),
@@ -396,6 +451,10 @@ class _Checker:
                 "no sources: cite a paper section or an official docs page",
             )
         tags = self.slug_list(fields.get("tags"), card_id, "tags", SLUG_RE)
+        values["points"] = tuple(self.points(fields.get("points"), card_id, kind))
+        values["follow_ups"] = tuple(
+            self.slug_list(fields.get("follow_ups"), card_id, "follow_ups", SLUG_RE)
+        )
         if any(values[k] is None for k in REQUIRED_CARD_KEYS) or kind is None:
             return None
         return Card(
@@ -576,6 +635,87 @@ class _Checker:
             if item is not None:
                 items.append((item, item_node))
         return items
+
+    def points(self, node: yaml.Node | None, card_id: str, kind: str | None) -> list[Point]:
+        """A recall card's key points: each a string or {text: ..., terms: [...]}."""
+        if node is None:
+            return []
+        if kind is not None and kind != "recall":
+            self.error(node, card_id, f"'points' are only for recall cards, not {kind} cards")
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, card_id, f"points must be a list, not a {_node_kind(node)}")
+            return []
+        found = []
+        for item in node.value:
+            if isinstance(item, yaml.MappingNode):
+                fields = self.mapping(item, card_id, {"text", "terms"}, "point")
+                text = self.required_str(item, fields, "text", card_id)
+                terms = self.str_list(fields.get("terms"), card_id, "terms")
+            else:
+                text, terms = self.scalar(item, card_id, "each item of points", str), []
+            if text is not None:
+                found.append(Point(text.strip(), tuple(t.strip() for t in terms)))
+        if not MIN_POINTS <= len(node.value) <= MAX_POINTS:
+            self.error(
+                node,
+                card_id,
+                f"a card has {MIN_POINTS} to {MAX_POINTS} points, not {len(node.value)}",
+            )
+        return found
+
+    def sources(self, node: yaml.Node | None, card_id: str) -> list[Source]:
+        """Each source: plain text, or {ref: KEY, at: LOCATOR} naming a bibliography work."""
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(
+                node, card_id, f"sources must be a list of strings, not a {_node_kind(node)}"
+            )
+            return []
+        found = []
+        for item in node.value:
+            source = (
+                self.citation(item, card_id)
+                if isinstance(item, yaml.MappingNode)
+                else self._plain_source(item, card_id)
+            )
+            if source is not None:
+                found.append(source)
+        return found
+
+    def _plain_source(self, node: yaml.Node, card_id: str) -> Source | None:
+        text = self.scalar(node, card_id, "each item of sources", str)
+        if text is None:
+            return None
+        if self.strict:
+            self.error(
+                node,
+                card_id,
+                "source is not registered: cite {ref: KEY, at: LOCATOR} with a key of bibliography.yaml",
+            )
+        return Source.plain(text)
+
+    def citation(self, node: yaml.MappingNode, card_id: str) -> Source | None:
+        fields = self.mapping(node, card_id, {"ref", "at"}, "source")
+        if "ref" not in fields:
+            self.error(node, card_id, "a source mapping needs 'ref': a key of bibliography.yaml")
+            return None
+        key = self.scalar(fields["ref"], card_id, "ref", str)
+        locator = self.optional_str(fields.get("at"), card_id, "at") or ""
+        if key is None:
+            return None
+        work = self.works.get(key)
+        if work is None:
+            near = difflib.get_close_matches(key, list(self.works), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            self.error(fields["ref"], card_id, f"unknown bibliography key {key!r}{hint}")
+            return None
+        problem = locator_problem(work, locator)
+        if problem:
+            self.error(fields.get("at", node), card_id, problem)
+            return None
+        return Source.cite(work, locator)
 
     def slug_list(self, node, card_id, key, pattern) -> list[str]:
         good = []

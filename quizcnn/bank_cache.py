@@ -18,12 +18,16 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from quizcnn import __version__
-from quizcnn.bank import Bank, BankIssue, Card, Topic, bank_dirs, load_bank
+from quizcnn.bank import Bank, BankIssue, Card, Point, Topic, bank_dirs, load_bank
+from quizcnn.bibliography import Source
 from quizcnn.paths import cache_home
 from quizcnn.proofs import proof_names
 
-CACHE_FORMAT = 1
-_VALIDATOR_FILES = ("bank.py", "generators.py", "bank_cache.py")
+CACHE_FORMAT = 2  # 2: sources are citations
+GENERATOR_FILES = tuple(
+    f"generators/{p.name}" for p in sorted((Path(__file__).parent / "generators").glob("*.py"))
+)
+_VALIDATOR_FILES = ("bank.py", "bibliography.py", "bank_cache.py", *GENERATOR_FILES)
 _TUPLE_FIELDS = {f.name for f in fields(Card) if str(f.type).startswith("tuple")}
 
 
@@ -113,4 +117,6 @@ def _bank_from_json(data: dict) -> Bank:
 def _card_from_json(raw: dict) -> Card:
     values = {k: tuple(v) if k in _TUPLE_FIELDS else v for k, v in raw.items()}
     values["path"] = Path(values["path"])
+    values["sources"] = tuple(Source(**s) for s in values["sources"])
+    values["points"] = tuple(Point(p["text"], tuple(p["terms"])) for p in values["points"])
     return Card(**values)

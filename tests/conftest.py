@@ -27,3 +27,19 @@ def fixed_clock_home(isolated_home, monkeypatch):
     yield isolated_home
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(scope="session")
+def proof_result():
+    """``proof_result(name)``: the proof's CPU result, run once per test session
+    however many test files read its claims."""
+    from quizcnn.proofs import run_proof
+
+    results: dict = {}
+
+    def get(name: str):
+        if name not in results:
+            results[name] = run_proof(name, device="cpu")
+        return results[name]
+
+    return get

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-PROOF_TEST_FILES = sorted(Path(__file__).parent.glob("test_proofs_*.py"))
-
 
 def assert_every_claim_holds(result, min_claims: int = 1) -> None:
     """No error, at least `min_claims` claims, and each one passed (the failures listed)."""

@@ -1,10 +1,7 @@
-"""Generated numeric cards: fresh layer sizes at every review, and the right answer.
+"""Convolution generators: output sizes, parameter and MAC counts, receptive fields.
 
-A card with ``generator: NAME`` asks a concrete question drawn here from a
-``random.Random``; the drill grades the typed number against ``Drawn.value``
-within ``Drawn.tolerance`` and then shows ``Drawn.working``. The formulas follow
-PyTorch's documented shapes (nn.Conv2d, nn.MaxPool2d), and tests check every
-generator against real torch layers. No torch import here: drawing is pure Python.
+The formulas follow PyTorch's documented shapes (nn.Conv2d, nn.MaxPool2d), and
+tests check every generator against real torch layers.
 """
 
 from __future__ import annotations
@@ -13,15 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Drawn:
-    question: str  # the concrete question with the drawn numbers
-    value: float  # the right answer
-    tolerance: float
-    unit: str | None
-    working: str  # how the answer is computed, shown after grading
-
+from quizcnn.generators.drawn import Drawn
 
 # -- the formulas (also used by the tests and the proofs' explanations) ----------
 
@@ -220,25 +209,3 @@ GENERATORS: dict[str, Callable[[random.Random], Drawn]] = {
     "conv_macs": _conv_macs,
     "receptive_field": _receptive_field,
 }
-
-
-def draw(name: str, rng: random.Random) -> Drawn:
-    """One fresh question from the named generator; unknown names raise KeyError."""
-    try:
-        generator = GENERATORS[name]
-    except KeyError:
-        raise KeyError(f"unknown generator {name!r}: use one of {', '.join(GENERATORS)}") from None
-    return generator(rng)
-
-
-__all__ = [
-    "GENERATORS",
-    "Drawn",
-    "Layer",
-    "conv_mac_count",
-    "conv_out",
-    "conv_param_count",
-    "draw",
-    "pool_out_ceil",
-    "receptive_field",
-]
