@@ -107,6 +107,28 @@ class Card:
     path: Path = field(default=Path("."), compare=False)
     line: int = field(default=0, compare=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The card as JSON: its keys in the bank's order, with its topic after the id."""
+        out: dict[str, Any] = {"id": self.id, "topic": self.topic}
+        for key in CARD_KEY_ORDER[1:]:
+            value = getattr(self, key)
+            if key == "sources":
+                value = [s.to_dict() for s in value]
+            elif key == "points":
+                value = [{"text": p.text, "terms": list(p.terms)} for p in value]
+            out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def summary_dict(self) -> dict[str, Any]:
+        """What a listing shows of a card."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "proof": self.proof,
+            "tags": list(self.tags),
+            "question": self.question,
+        }
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -115,6 +137,14 @@ class Topic:
     aliases: tuple[str, ...]
     cards: tuple[Card, ...]
     path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.name,
+            "title": self.title,
+            "aliases": list(self.aliases),
+            "cards": len(self.cards),
+        }
 
 
 @dataclass(frozen=True)

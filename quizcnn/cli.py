@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from quizcnn import __version__, render
-from quizcnn.bank import CARD_KEY_ORDER, Bank, BankError, UnknownName, bank_dirs, load_bank
+from quizcnn.bank import Bank, BankError, UnknownName, bank_dirs, load_bank
 from quizcnn.bank_cache import load_bank_cached
 
 app = typer.Typer(
@@ -45,6 +45,11 @@ class Settings:
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     render.error_line(err_console, message)
     raise typer.Exit(code)
+
+
+def print_json(data) -> None:
+    """JSON for scripts, on stdout, exactly as the core's to_dict() gave it."""
+    print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -150,22 +155,13 @@ def list_cards(
         except UnknownName as exc:
             fail(str(exc))
         if as_json:
-            print(json.dumps(counts, indent=2, ensure_ascii=False))
+            print_json(counts)
         else:
             render.tag_list(console, counts)
         return
     if topic is None:
         if as_json:
-            rows = [
-                {
-                    "topic": t.name,
-                    "title": t.title,
-                    "aliases": list(t.aliases),
-                    "cards": len(t.cards),
-                }
-                for t in bank.topics.values()
-            ]
-            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            print_json([t.to_dict() for t in bank.topics.values()])
         else:
             render.topic_list(console, bank)
         return
@@ -173,17 +169,7 @@ def list_cards(
     if chosen is None:
         fail(str(UnknownName(topic, bank.suggest(topic))))
     if as_json:
-        rows = [
-            {
-                "id": c.id,
-                "kind": c.kind,
-                "proof": c.proof,
-                "tags": list(c.tags),
-                "question": c.question,
-            }
-            for c in chosen.cards
-        ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print_json([c.summary_dict() for c in chosen.cards])
     else:
         render.card_list(console, f"{chosen.title} ({chosen.name})", chosen.cards)
 
@@ -197,20 +183,12 @@ DeviceOption = Annotated[
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed every generator the proof uses.")]
 
 
-CARD_JSON_KEYS = ("id", "topic", *CARD_KEY_ORDER[1:])
-
-
-def _card_dict(card) -> dict:
-    values = {key: getattr(card, key) for key in CARD_JSON_KEYS}
-    return {key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}
-
-
 def _resolve_device(requested: str) -> str:
-    from quizcnn.proofs import ProofError, resolve_device
+    from quizcnn.devices import DeviceError, resolve_device
 
     try:
         return resolve_device(requested)
-    except ProofError as exc:
+    except DeviceError as exc:
         fail(str(exc))
 
 
@@ -263,10 +241,10 @@ def explain(
     if as_json:
         payload = {
             "query": name,
-            "cards": [_card_dict(c) for c in cards],
+            "cards": [c.to_dict() for c in cards],
             "proofs": [r.to_dict() for r in results],
         }
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        print_json(payload)
     else:
         for result in results:
             render.proof_result(console, result)
@@ -335,7 +313,7 @@ def proofs_run(
                 fail(str(exc), EXIT_INVALID)
             progress.advance(task)
     if as_json:
-        print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        print_json([r.to_dict() for r in results])
     else:
         render.proofs_summary(console, results, chosen)
     if any(not r.passed for r in results):
@@ -580,13 +558,14 @@ def _draw_drill(events: list, session, device: str, now) -> None:
 def _drill_proof(name: str, device: str) -> None:
     """Run a card's proof inside the drill (torch is imported only now); a proof that
     cannot run is one line, and the drill goes on."""
-    from quizcnn.proofs import ProofError, resolve_device, run_proof
+    from quizcnn.devices import DeviceError, resolve_device
+    from quizcnn.proofs import ProofError, run_proof
 
     try:
         chosen = resolve_device(device)
         with render.spinner(console, f"running proof {name} on {chosen}..."):
             result = run_proof(name, device=chosen)
-    except ProofError as exc:
+    except (DeviceError, ProofError) as exc:
         render.error_line(err_console, str(exc))
         return
     except KeyboardInterrupt:
@@ -614,7 +593,7 @@ def stats(
     finally:
         store.close()
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        print_json(result.to_dict())
     else:
         render.stats_report(console, result)
 

@@ -7,8 +7,8 @@ function ``run(proof: Proof) -> None``. Inside ``run`` it builds tensors on
 app to draw. Every claim is recorded whatever its outcome: a claim that does not
 hold is reported as failed, never hidden.
 
-This module does not import torch at import time, so the app can read results
-(and the bank can name proofs) without paying for torch.
+The result model lives in ``quizcnn.results`` and the devices in
+``quizcnn.devices``; this module imports torch only when a proof runs.
 """
 
 from __future__ import annotations
@@ -18,75 +18,21 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from quizcnn.results import (
+    Claim,
+    ProofResult,
+    Series,
+    Table,
+    describe_expected,
+    format_measured,
+)
 
 # One CPU thread: the same reduction order on every machine, so the same
 # numbers; the proofs are small enough that more threads buy nothing.
 CPU_THREADS = 1
 DEFAULT_SEED = 0
-
-
-@dataclass
-class Claim:
-    """One measured statement. ``op`` says how measured relates to expected."""
-
-    key: str
-    text: str
-    measured: float
-    expected: float
-    op: str  # "≈" (|m-e| <= tolerance), "<", ">", or "is" (a boolean, 1.0 = true)
-    tolerance: float = 0.0
-    passed: bool = False
-    detail: str = ""
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[Any]]
-
-
-@dataclass
-class Series:
-    """Numbers to draw as bars, one bar per x label; several named lines allowed."""
-
-    title: str
-    x_label: str
-    y_label: str
-    x: list[Any]
-    lines: dict[str, list[float]]
-    log_y: bool = False
-
-
-@dataclass
-class ProofResult:
-    name: str
-    title: str
-    device: str
-    seed: int
-    seconds: float
-    torch_version: str
-    claims: list[Claim] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    series: list[Series] = field(default_factory=list)
-    error: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return not self.error and bool(self.claims) and all(c.passed for c in self.claims)
-
-    def claim(self, key: str) -> Claim:
-        for c in self.claims:
-            if c.key == key:
-                return c
-        raise KeyError(f"{self.name} has no claim {key!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["passed"] = self.passed
-        return d
 
 
 class Proof:
@@ -230,25 +176,11 @@ def execute(
     )
 
 
-def format_measured(value: float) -> str:
-    if value == 0 or (1e-3 <= abs(value) < 1e5):
-        return f"{value:.6g}"
-    return f"{value:.3e}"
-
-
-def describe_expected(claim: Claim) -> str:
-    if claim.op == "is":
-        return "true"
-    if claim.op == "≈":
-        return f"{format_measured(claim.expected)} ± {claim.tolerance:.1e}"
-    return f"{claim.op} {format_measured(claim.expected)}"
-
-
 def main(run, doc: str | None) -> None:
     """Entry point of a proof run alone: ``python demos/NAME.py --device cpu --seed 0``."""
     import argparse  # only here: the app imports this module on every start
 
-    from quizcnn.proofs import ProofError, resolve_device
+    from quizcnn.devices import DeviceError, resolve_device
 
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     title = (doc or name).strip().splitlines()[0]
@@ -261,7 +193,7 @@ def main(run, doc: str | None) -> None:
     args = parser.parse_args()
     try:
         device = resolve_device(args.device)
-    except ProofError as exc:
+    except DeviceError as exc:
         parser.exit(2, f"error: {exc}\n")
     result = execute(name, title, run, device, args.seed)
     try:

@@ -1,4 +1,4 @@
-"""Find, load and run the proofs in demos/, and choose the device they run on.
+"""Find, load and run the proofs in demos/.
 
 A proof is named by its file: ``demos/bn_vs_ln.py`` is the proof ``bn_vs_ln``.
 Only files in the shipped demos folder are ever loaded; a bank can name a proof
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quizcnn.paths import demos_dir
-from quizcnn.proofkit import DEFAULT_SEED, ProofResult, execute
+from quizcnn.proofkit import DEFAULT_SEED, execute
+from quizcnn.results import ProofResult
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class ProofError(Exception):
-    """A proof that cannot be found or loaded, or a device that is not there."""
+    """A proof that cannot be found or loaded."""
 
 
 @dataclass(frozen=True)
@@ -72,33 +72,6 @@ def load_run(info: ProofInfo) -> Callable:
     if not callable(run):
         raise ProofError(f"{info.path}: defines no run(proof) function")
     return run
-
-
-def resolve_device(requested: str) -> str:
-    """auto -> cuda, then mps, then cpu. An absent device is a ProofError, never a crash."""
-    if requested not in DEVICES and not requested.startswith("cuda:"):
-        known = ", ".join([*DEVICES, "cuda:N"])
-        raise ProofError(f"unknown device {requested!r}: use one of {known}")
-    import torch
-
-    has_cuda = torch.cuda.is_available()
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if requested == "auto":
-        return "cuda" if has_cuda else "mps" if has_mps else "cpu"
-    if requested.startswith("cuda"):
-        if not has_cuda:
-            raise ProofError(
-                f"device {requested!r} is not available: this torch "
-                f"({torch.__version__}) sees no CUDA GPU; use --device cpu"
-            )
-        index = int(requested.split(":", 1)[1]) if ":" in requested else 0
-        if index >= torch.cuda.device_count():
-            raise ProofError(
-                f"device {requested!r} is not available: {torch.cuda.device_count()} CUDA GPU(s) seen"
-            )
-    if requested == "mps" and not has_mps:
-        raise ProofError("device 'mps' is not available on this machine; use --device cpu")
-    return requested
 
 
 def run_proof(

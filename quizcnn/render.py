@@ -18,8 +18,8 @@ from rich.table import Table
 
 from quizcnn.bank import Bank, BankIssue, Card
 from quizcnn.mathtext import latex_to_unicode
-from quizcnn.proofkit import ProofResult, Series, describe_expected, format_measured
-from quizcnn.proofkit import Table as ProofTable
+from quizcnn.results import ProofResult, Series, describe_expected, format_measured
+from quizcnn.results import Table as ProofTable
 
 if TYPE_CHECKING:
     # imported where used: together ~40 ms, which `quizcnn drill` does not pay
@@ -122,6 +122,16 @@ def terminal_markdown(text: str) -> Markdown:
     return Markdown(text)
 
 
+def citation(source) -> str:
+    """A source as rich markup: the full citation, then its link (clickable where the
+    terminal supports hyperlinks, and printed so it can be copied where not)."""
+    text = escape(source.text)
+    if source.url and source.url not in source.text:
+        url = escape(source.url)
+        return f"{text} [link={url}][blue]{url}[/][/link]"
+    return text
+
+
 def explain_cards(
     console: Console, heading: str, cards: Sequence[Card], proof_titles: dict[str, str]
 ) -> None:
@@ -146,7 +156,7 @@ def explain_cards(
         if card.sources:
             console.print("[bold]Sources[/]")
             for source in card.sources:
-                console.print(f"  • {escape(source)}", highlight=False, soft_wrap=True)
+                console.print(f"  • {citation(source)}", highlight=False, soft_wrap=True)
         if card.proof:
             title = proof_titles.get(card.proof, "")
             console.print(
@@ -481,7 +491,7 @@ def drill_explanation(console: Console, card) -> None:
         Panel(terminal_markdown(card.explanation), title="explanation", title_align="left")
     )
     for source in card.sources:
-        console.print(f"  [dim]source:[/] {escape(source)}", highlight=False, soft_wrap=True)
+        console.print(f"  [dim]source:[/] {citation(source)}", highlight=False, soft_wrap=True)
 
 
 def drill_graded(console: Console, graded) -> None:

@@ -27,7 +27,7 @@ from quizcnn.bank import load_bank
 from quizcnn.cli import app
 from quizcnn.export.anki import CSS, MODEL_ID, export_anki
 from quizcnn.export.fields import FIELDS
-from quizcnn.proofkit import Claim, ProofResult, Series
+from quizcnn.results import Claim, ProofResult, Series
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anki_bank"
 BANK_ORDER = [  # files in name order, cards in file order

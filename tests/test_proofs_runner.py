@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from quizcnn.proofs import ProofError, available, resolve_device, run_many, run_proof
+from quizcnn.devices import DeviceError, resolve_device
+from quizcnn.proofs import ProofError, available, run_many, run_proof
 
 FALSE_CLAIM = '''
 """A proof with one true and one deliberately false claim
@@ -131,7 +132,7 @@ def test_run_many_yields_each_result_in_order(demos):
 
 @pytest.mark.skipif(_has_cuda(), reason="this machine has a CUDA GPU")
 def test_absent_cuda_is_a_clear_proof_error():
-    with pytest.raises(ProofError) as info:
+    with pytest.raises(DeviceError) as info:
         resolve_device("cuda")
     message = str(info.value)
     assert "'cuda' is not available" in message
@@ -141,7 +142,7 @@ def test_absent_cuda_is_a_clear_proof_error():
 
 @pytest.mark.skipif(_has_mps(), reason="this machine has an Apple GPU")
 def test_absent_mps_is_a_clear_proof_error():
-    with pytest.raises(ProofError, match="'mps' is not available"):
+    with pytest.raises(DeviceError, match="'mps' is not available"):
         resolve_device("mps")
 
 
@@ -151,7 +152,7 @@ def test_auto_picks_cpu_without_a_gpu():
 
 
 def test_unknown_device_name_is_a_proof_error():
-    with pytest.raises(ProofError, match="unknown device 'tpu'"):
+    with pytest.raises(DeviceError, match="unknown device 'tpu'"):
         resolve_device("tpu")
 
 

@@ -38,7 +38,7 @@ from quizcnn.export.fields import (
 )
 from quizcnn.export.proof_html import proof_result_html
 from quizcnn.export.state import ExportError, ExportState, content_hash, publish
-from quizcnn.proofkit import ProofResult
+from quizcnn.results import ProofResult
 
 MODEL_ID = 1_607_392_385  # hard-coded forever: Anki knows the note type by this id
 MODEL_STATE_KEY = f"notetype:{NOTETYPE_NAME}"  # not a card id: those are slugs

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from quizcnn.bank import Card, Topic
-from quizcnn.export.html import escape, inline_html, markdown_html, source_html
+from quizcnn.export.html import attr, escape, inline_html, markdown_html, source_html
 
 NOTETYPE_NAME = "quizcnn"
 FIELDS = ("Front", "Back", "Explanation", "Proof", "Sources", "Id")  # frozen: never change
@@ -127,10 +127,17 @@ def worked_example_html(card: Card) -> str:
     )
 
 
+def citation_html(source) -> str:
+    """A registered citation linked to its page (a book's chapter page); plain text as written."""
+    if source.url:
+        return f'<a href="{attr(source.url)}">{escape(source.text)}</a>'
+    return source_html(source.text)
+
+
 def sources_html(card: Card) -> str:
     if not card.sources:
         return ""
-    items = "".join(f"<li>{source_html(s)}</li>" for s in card.sources)
+    items = "".join(f"<li>{citation_html(s)}</li>" for s in card.sources)
     return f'<ul class="qz-sources">{items}</ul>'
 
 

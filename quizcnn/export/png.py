@@ -14,7 +14,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 
-from quizcnn.proofkit import Series
+from quizcnn.results import Series
 
 # Mid-tone colours that keep their contrast on white and on near-black.
 PALETTE = (

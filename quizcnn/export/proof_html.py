@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from quizcnn.export.html import attr, escape, table_html
 from quizcnn.export.png import PALETTE, bar_chart_png
-from quizcnn.proofkit import Claim, ProofResult, Series, describe_expected, format_measured
+from quizcnn.results import Claim, ProofResult, Series, describe_expected, format_measured
 
 ROUND_OFF = 1e-9  # below this, a measured number is round-off for change detection
 
