@@ -8,10 +8,10 @@ bank wants the whole list at once.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import yaml
 from quizcnn.bibliography import BIBLIOGRAPHY_FILE, Source, Work, locator_problem, parse_works
 from quizcnn.paths import questions_dir, user_bank_dirs
 from quizcnn.proofs import proof_names
+from quizcnn.suggest import did_you_mean, suggest
 
 try:  # the C loader is several times faster; fall back where libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -27,7 +28,26 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 FORMAT_VERSION = 1
-KINDS = ("recall", "choice", "numeric")
+
+
+class Kind(str, Enum):
+    """A card's kind: what the user gives and how it is graded (see quizcnn.grading)."""
+
+    RECALL = "recall"  # say the answer, grade yourself against it and its key points
+    CHOICE = "choice"  # pick an option
+    NUMERIC = "numeric"  # type a number, checked within a tolerance
+
+    def __str__(self) -> str:
+        return self.value
+
+
+KINDS = tuple(k.value for k in Kind)
+# The keys only one kind may carry.
+KIND_KEYS = {
+    Kind.CHOICE: ("choices", "correct"),
+    Kind.NUMERIC: ("value", "tolerance", "unit", "generator"),
+    Kind.RECALL: ("points",),
+}
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -89,7 +109,7 @@ class Point:
 class Card:
     id: str
     topic: str
-    kind: str
+    kind: Kind
     question: str
     answer: str
     explanation: str
@@ -205,9 +225,7 @@ class Bank:
         raise UnknownName(name, self.suggest(name))
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
-        names = [*self.topics, *self.aliases, *self.by_id]
-        # 0.55: a typo of a long id still matches (0.6), an unrelated word does not
-        return difflib.get_close_matches(name.lower(), names, n=n, cutoff=0.55)
+        return suggest(name, [*self.topics, *self.aliases, *self.by_id], n)
 
     def tag_counts(self, topic: str | None = None) -> dict[str, int]:
         """Each tag with its number of cards (in one topic if given), most used first."""
@@ -223,9 +241,7 @@ class Bank:
         for name in topics:
             topic = self.topic_of(name)
             if topic is None:
-                raise UnknownName(
-                    name, difflib.get_close_matches(name, [*self.topics, *self.aliases])
-                )
+                raise UnknownName(name, suggest(name, [*self.topics, *self.aliases]))
             wanted_topics.add(topic.name)
         wanted_tags = set(tags)
         return [
@@ -417,7 +433,16 @@ class _Checker:
             self._alias_nodes[name] = (path, fields.get("aliases"), fields.get("topic"))
 
     def check_across_topics(self) -> None:
-        """Topic names and aliases must each mean one topic."""
+        """Topic names and aliases must each mean one topic; strict: each topic has a proof."""
+        self.check_names_across_topics()
+        if self.strict:
+            for topic in self.topics:
+                if not any(card.proof for card in topic.cards):
+                    self.path = topic.path
+                    node = self._alias_nodes[topic.name][2]
+                    self.error(node, "-", f"topic {topic.name!r} has no card with a proof")
+
+    def check_names_across_topics(self) -> None:
         owners: dict[str, str] = {}
         topic_paths: dict[str, Path] = {}
         for topic in self.topics:
@@ -461,10 +486,11 @@ class _Checker:
             values[key] = self.required_str(node, fields, key, card_id)
         if values["id"] is not None:
             self.check_id(fields["id"], values["id"])
-        kind = values["kind"]
-        if kind is not None and kind not in KINDS:
-            self.error(fields["kind"], card_id, f"kind {kind!r} is not one of {', '.join(KINDS)}")
-            kind = None
+        kind = Kind(values["kind"]) if values["kind"] in KINDS else None
+        if values["kind"] is not None and kind is None:
+            known = ", ".join(KINDS)
+            self.error(fields["kind"], card_id, f"kind {values['kind']!r} is not one of {known}")
+        values["kind"] = kind
         values.update(self.kind_fields(node, fields, kind, card_id))
         values["proof"] = self.optional_str(fields.get("proof"), card_id, "proof")
         if values["proof"] is not None and values["proof"] not in self.proofs:
@@ -481,7 +507,6 @@ class _Checker:
                 "no sources: cite a paper section or an official docs page",
             )
         tags = self.slug_list(fields.get("tags"), card_id, "tags", SLUG_RE)
-        values["points"] = tuple(self.points(fields.get("points"), card_id, kind))
         values["follow_ups"] = tuple(
             self.slug_list(fields.get("follow_ups"), card_id, "follow_ups", SLUG_RE)
         )
@@ -506,8 +531,8 @@ class _Checker:
         else:
             self.seen_ids[card_id] = (self.path, node)
 
-    def kind_fields(self, node, fields, kind, card_id) -> dict[str, Any]:
-        """choices/correct for choice cards, value/tolerance/unit/generator for numeric."""
+    def kind_fields(self, node, fields, kind: Kind | None, card_id) -> dict[str, Any]:
+        """The keys of the card's own kind (KIND_KEYS); another kind's key is an error."""
         out: dict[str, Any] = {
             "choices": (),
             "correct": None,
@@ -515,63 +540,71 @@ class _Checker:
             "tolerance": None,
             "unit": None,
             "generator": None,
+            "points": (),
         }
-        allowed = {
-            "choice": {"choices", "correct"},
-            "numeric": {"value", "tolerance", "unit", "generator"},
-        }
-        for key in ("choices", "correct", "value", "tolerance", "unit", "generator"):
-            if key in fields and kind is not None and key not in allowed.get(kind, set()):
-                owner = "choice" if key in allowed["choice"] else "numeric"
-                self.error(
-                    fields[key], card_id, f"{key!r} is only for {owner} cards, not {kind} cards"
-                )
-        if kind == "choice":
-            choices = self.str_list(fields.get("choices"), card_id, "choices")
-            if "choices" not in fields:
-                self.error(
-                    node,
-                    card_id,
-                    "missing required key 'choices' (a choice card needs two or more)",
-                )
-            elif len(choices) < 2:
-                self.error(fields["choices"], card_id, "choices must list at least two options")
-            elif len(set(choices)) != len(choices):
-                self.error(fields["choices"], card_id, "choices must be distinct")
-            correct = self.required_str(node, fields, "correct", card_id)
-            if correct is not None and choices and correct not in choices:
-                self.error(
-                    fields["correct"], card_id, f"correct {correct!r} is not among the choices"
-                )
-            out.update(choices=tuple(choices), correct=correct)
-        elif kind == "numeric":
-            out["unit"] = self.optional_str(fields.get("unit"), card_id, "unit")
-            out["generator"] = self.optional_str(fields.get("generator"), card_id, "generator")
-            if out["generator"] is not None:
-                if out["generator"] not in self.generators:
-                    known = ", ".join(sorted(self.generators))
+        for owner, keys in KIND_KEYS.items():
+            for key in keys:
+                if key in fields and kind is not None and owner is not kind:
                     self.error(
-                        fields["generator"],
-                        card_id,
-                        f"unknown generator {out['generator']!r}: use one of {known}",
+                        fields[key], card_id, f"{key!r} is only for {owner} cards, not {kind} cards"
                     )
-                for key in ("value", "tolerance"):
-                    if key in fields:
-                        self.error(
-                            fields[key], card_id, f"{key!r} is drawn by the generator; remove it"
-                        )
-            else:
-                for key in ("value", "tolerance"):
-                    if key not in fields:
-                        self.error(
-                            node,
-                            card_id,
-                            f"missing required key {key!r} (a numeric card needs value and tolerance, or a generator)",
-                        )
-                    else:
-                        out[key] = self.scalar(fields[key], card_id, key, float)
-                if out["tolerance"] is not None and out["tolerance"] < 0:
-                    self.error(fields["tolerance"], card_id, "tolerance must be zero or positive")
+        match kind:
+            case Kind.CHOICE:
+                out.update(self.choice_fields(node, fields, card_id))
+            case Kind.NUMERIC:
+                out.update(self.numeric_fields(node, fields, card_id))
+            case Kind.RECALL:
+                out["points"] = tuple(self.points(fields.get("points"), card_id))
+        return out
+
+    def choice_fields(self, node, fields, card_id) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        choices = self.str_list(fields.get("choices"), card_id, "choices")
+        if "choices" not in fields:
+            self.error(
+                node,
+                card_id,
+                "missing required key 'choices' (a choice card needs two or more)",
+            )
+        elif len(choices) < 2:
+            self.error(fields["choices"], card_id, "choices must list at least two options")
+        elif len(set(choices)) != len(choices):
+            self.error(fields["choices"], card_id, "choices must be distinct")
+        correct = self.required_str(node, fields, "correct", card_id)
+        if correct is not None and choices and correct not in choices:
+            self.error(fields["correct"], card_id, f"correct {correct!r} is not among the choices")
+        out.update(choices=tuple(choices), correct=correct)
+        return out
+
+    def numeric_fields(self, node, fields, card_id) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": None, "tolerance": None}
+        out["unit"] = self.optional_str(fields.get("unit"), card_id, "unit")
+        out["generator"] = self.optional_str(fields.get("generator"), card_id, "generator")
+        if out["generator"] is not None:
+            if out["generator"] not in self.generators:
+                known = ", ".join(sorted(self.generators))
+                self.error(
+                    fields["generator"],
+                    card_id,
+                    f"unknown generator {out['generator']!r}: use one of {known}",
+                )
+            for key in ("value", "tolerance"):
+                if key in fields:
+                    self.error(
+                        fields[key], card_id, f"{key!r} is drawn by the generator; remove it"
+                    )
+        else:
+            for key in ("value", "tolerance"):
+                if key not in fields:
+                    self.error(
+                        node,
+                        card_id,
+                        f"missing required key {key!r} (a numeric card needs value and tolerance, or a generator)",
+                    )
+                else:
+                    out[key] = self.scalar(fields[key], card_id, key, float)
+            if out["tolerance"] is not None and out["tolerance"] < 0:
+                self.error(fields["tolerance"], card_id, "tolerance must be zero or positive")
         return out
 
     # -- typed values -----------------------------------------------------
@@ -583,12 +616,8 @@ class _Checker:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key not in allowed:
-                near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-                hint = (
-                    f"; did you mean {near[0]!r}?"
-                    if near
-                    else f"; allowed: {', '.join(sorted(allowed))}"
-                )
+                hint = did_you_mean(str(key), sorted(allowed), n=1, quote=True)
+                hint = hint or f"; allowed: {', '.join(sorted(allowed))}"
                 self.error(key_node, card_id, f"unknown key {key!r} in {what}{hint}")
             elif key in fields:
                 self.error(key_node, card_id, f"key {key!r} appears twice in this {what}")
@@ -666,12 +695,9 @@ class _Checker:
                 items.append((item, item_node))
         return items
 
-    def points(self, node: yaml.Node | None, card_id: str, kind: str | None) -> list[Point]:
+    def points(self, node: yaml.Node | None, card_id: str) -> list[Point]:
         """A recall card's key points: each a string or {text: ..., terms: [...]}."""
         if node is None:
-            return []
-        if kind is not None and kind != "recall":
-            self.error(node, card_id, f"'points' are only for recall cards, not {kind} cards")
             return []
         if not isinstance(node, yaml.SequenceNode):
             self.error(node, card_id, f"points must be a list, not a {_node_kind(node)}")
@@ -737,8 +763,7 @@ class _Checker:
             return None
         work = self.works.get(key)
         if work is None:
-            near = difflib.get_close_matches(key, list(self.works), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
+            hint = did_you_mean(key, self.works, n=1, quote=True)
             self.error(fields["ref"], card_id, f"unknown bibliography key {key!r}{hint}")
             return None
         problem = locator_problem(work, locator)

@@ -18,7 +18,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from quizcnn import __version__
-from quizcnn.bank import Bank, BankIssue, Card, Point, Topic, bank_dirs, load_bank
+from quizcnn.bank import Bank, BankIssue, Card, Kind, Point, Topic, bank_dirs, load_bank
 from quizcnn.bibliography import Source
 from quizcnn.paths import cache_home
 from quizcnn.proofs import proof_names
@@ -117,6 +117,7 @@ def _bank_from_json(data: dict) -> Bank:
 def _card_from_json(raw: dict) -> Card:
     values = {k: tuple(v) if k in _TUPLE_FIELDS else v for k, v in raw.items()}
     values["path"] = Path(values["path"])
+    values["kind"] = Kind(values["kind"])
     values["sources"] = tuple(Source(**s) for s in values["sources"])
     values["points"] = tuple(Point(p["text"], tuple(p["terms"])) for p in values["points"])
     return Card(**values)

@@ -9,9 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+if TYPE_CHECKING:
+    from quizcnn.store import Store
 
 import typer
 from rich.console import Console
@@ -37,7 +42,9 @@ EXIT_USAGE = 2
 
 
 @dataclass
-class Settings:
+class GlobalOptions:
+    """The options given before the command."""
+
     bank_dirs: list[Path] = field(default_factory=list)
     include_builtin: bool = True
 
@@ -52,16 +59,16 @@ def print_json(data) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def settings(ctx: typer.Context) -> Settings:
+def global_options(ctx: typer.Context) -> GlobalOptions:
     root = ctx.find_root()
-    if not isinstance(root.obj, Settings):
-        root.obj = Settings()
+    if not isinstance(root.obj, GlobalOptions):
+        root.obj = GlobalOptions()
     return root.obj
 
 
 def get_bank(ctx: typer.Context, strict: bool = False, cached: bool = True) -> Bank:
     """Load the bank or stop with every problem listed, one per line."""
-    config = settings(ctx)
+    config = global_options(ctx)
     if not config.include_builtin and not bank_dirs(config.bank_dirs, include_builtin=False):
         fail("--no-builtin leaves no cards: add --bank DIR or set QUIZCNN_BANK")
     load = load_bank_cached if cached else load_bank
@@ -104,7 +111,7 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    config = settings(ctx)
+    config = global_options(ctx)
     config.bank_dirs = list(bank or [])
     config.include_builtin = not no_builtin
 
@@ -123,15 +130,6 @@ def check(
     from quizcnn.proofs import proof_names
 
     bank = get_bank(ctx, strict=strict, cached=False)  # check always reads every file
-    if strict:
-        missing = [t for t in bank.topics.values() if not any(c.proof for c in t.cards)]
-        if missing:
-            for topic in missing:
-                render.error_line(
-                    err_console,
-                    f"{topic.path}:1:1: -: topic {topic.name!r} has no card with a proof",
-                )
-            raise typer.Exit(EXIT_INVALID)
     render.check_summary(console, bank, proof_names(), strict)
     _report_removed_ids(bank)
 
@@ -216,7 +214,7 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show the answer and explanation of a topic or card; --run proves it on your PyTorch."""
-    from quizcnn.proofs import available
+    from quizcnn.proofs import proof_titles
 
     bank = get_bank(ctx)
     try:
@@ -231,13 +229,13 @@ def explain(
         chosen = _resolve_device(device)
         status = err_console if as_json else console
         if not as_json:
-            render.explain_cards(console, heading, cards, _proof_titles(available()))
+            render.explain_cards(console, heading, cards, proof_titles())
         if names:
             results = _run_proofs(names, chosen, seed, status)
         elif not as_json:
             console.print("no proof behind these cards: nothing to run")
     elif not as_json:
-        render.explain_cards(console, heading, cards, _proof_titles(available()))
+        render.explain_cards(console, heading, cards, proof_titles())
     if as_json:
         payload = {
             "query": name,
@@ -250,10 +248,6 @@ def explain(
             render.proof_result(console, result)
     if any(not r.passed for r in results):
         raise typer.Exit(EXIT_INVALID)
-
-
-def _proof_titles(infos: dict) -> dict[str, str]:
-    return {name: info.title for name, info in infos.items()}
 
 
 proofs_app = typer.Typer(
@@ -269,14 +263,14 @@ def proofs_list(ctx: typer.Context) -> None:
     """List the proofs and the cards that cite each."""
     if ctx.invoked_subcommand is not None:
         return
-    from quizcnn.proofs import available
+    from quizcnn.proofs import proof_titles
 
     bank = get_bank(ctx)
     citing: dict[str, list[str]] = {}
     for card in bank.cards:
         if card.proof:
             citing.setdefault(card.proof, []).append(card.id)
-    rows = [(n, info.title, citing.get(n, [])) for n, info in available().items()]
+    rows = [(n, title, citing.get(n, [])) for n, title in proof_titles().items()]
     render.proofs_table(console, rows)
 
 
@@ -290,17 +284,13 @@ def proofs_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Run proofs with a progress bar and a summary; exit 1 if any claim fails."""
-    import difflib
+    from quizcnn.proofs import ProofError, check_names, proof_titles, run_proof
 
-    from quizcnn.proofs import ProofError, available, run_proof
-
-    known = available()
-    wanted = list(dict.fromkeys(names)) if names else list(known)
-    for name in wanted:
-        if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else "; see `quizcnn proofs`"
-            fail(f"no proof named {name!r}{hint}")
+    wanted = list(dict.fromkeys(names)) if names else list(proof_titles())
+    try:
+        check_names(wanted)
+    except ProofError as exc:
+        fail(str(exc))
     chosen = _resolve_device(device)
     results = []
     with render.proof_progress(err_console if as_json else console) as progress:
@@ -424,19 +414,22 @@ TagsOption = Annotated[
 ]
 
 
-def _open_store():
-    """The review database, or one clear line naming the file and exit 1."""
+@contextmanager
+def store_session() -> Iterator[Store]:
+    """The review database for one command, closed after it. A StoreError, opening or
+    later, is one clear line naming the file and exit 1; what was saved stays saved."""
     from quizcnn.store import StoreError, open_store
 
     try:
-        return open_store()
+        store = open_store()
     except StoreError as exc:
-        _store_failed(exc)
-
-
-def _store_failed(exc: Exception) -> NoReturn:
-    """A StoreError as one line."""
-    fail(str(exc), EXIT_INVALID)
+        fail(str(exc), EXIT_INVALID)
+    try:
+        yield store
+    except StoreError as exc:
+        fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
 
 
 def _clock():
@@ -494,13 +487,11 @@ def drill(
     p run the proof, u undo, q quit. Piped input works for scripts.
     """
     from quizcnn.drill import Drill, Options
-    from quizcnn.store import StoreError
 
     bank = get_bank(ctx)
     cards = _selected_cards(bank, list(topic or []), list(tag or []))
     clock = _clock()
-    store = _open_store()
-    try:
+    with store_session() as store:
         options = Options(tuple(topic or ()), tuple(tag or ()), new, limit, cram)
         session = Drill(store, cards, options, clock=clock)
         events = session.start()
@@ -513,46 +504,62 @@ def drill(
             except (EOFError, KeyboardInterrupt):  # each grade is already saved, or rolled back
                 console.print()
                 events = [session.stop("quit")]
-    except StoreError as exc:
-        _store_failed(exc)
-    finally:
-        store.close()
 
 
 def _draw_drill(events: list, session, device: str, now) -> None:
-    from quizcnn import drill as d
+    from quizcnn.drill import (
+        CardShown,
+        ExplanationShown,
+        Finished,
+        Graded,
+        Invalid,
+        NothingDue,
+        Notice,
+        Phase,
+        ProofRequested,
+        Revealed,
+        Undone,
+    )
 
     prompt_keys = False
     for event in events:
-        if isinstance(event, d.CardShown):
-            render.drill_card(console, event.shown, event.counts, event.cram)
-            prompt_keys = True
-        elif isinstance(event, d.Revealed):
-            render.drill_reveal(console, event.shown)
-            prompt_keys = True
-        elif isinstance(event, d.ExplanationShown):
-            render.drill_explanation(console, event.card)
-            prompt_keys = True
-        elif isinstance(event, d.ProofRequested):
-            _drill_proof(event.proof, device)
-            prompt_keys = True
-        elif isinstance(event, d.Graded):
-            render.drill_graded(console, event)
-        elif isinstance(event, d.Undone):
-            render.drill_undone(console, event)
-        elif isinstance(event, d.Notice):
-            render.drill_notice(console, event.text)
-            prompt_keys = prompt_keys or session.phase is d.Phase.EMPTY
-        elif isinstance(event, d.Invalid):
-            render.drill_invalid(console, event.text, event.keys)
-            prompt_keys = False
-        elif isinstance(event, d.NothingDue):
-            render.drill_nothing_due(console, event, now)
-            prompt_keys = True
-        elif isinstance(event, d.Finished):
-            render.drill_summary(console, event.summary)
+        match event:
+            case CardShown():
+                render.drill_card(console, event.shown, event.counts, event.cram)
+                prompt_keys = True
+            case Revealed():
+                render.drill_reveal(console, event.shown)
+                prompt_keys = True
+            case ExplanationShown():
+                render.drill_explanation(console, event.card)
+                prompt_keys = True
+            case ProofRequested():
+                _drill_proof(event.proof, device)
+                prompt_keys = True
+            case Graded():
+                render.drill_graded(console, event)
+            case Undone():
+                render.drill_undone(console, event)
+            case Notice():
+                render.drill_notice(console, event.text)
+                prompt_keys = prompt_keys or session.phase is Phase.EMPTY
+            case Invalid():
+                render.drill_invalid(console, event.text, event.keys)
+                prompt_keys = False
+            case NothingDue():
+                render.drill_nothing_due(console, event, now)
+                prompt_keys = True
+            case Finished():
+                render.drill_summary(console, event.summary)
+            case _:
+                assert_never(event)
     if prompt_keys and not session.done:
         render.drill_keys(console, session.valid_keys())
+
+
+def assert_never(event: NoReturn) -> NoReturn:
+    """A type checker flags any call that can be reached: an event case the match missed."""
+    raise AssertionError(f"unhandled drill event {event!r}")
 
 
 def _drill_proof(name: str, device: str) -> None:
@@ -581,17 +588,11 @@ def stats(
 ) -> None:
     """Cards by state, reviews per day, due forecast, true retention, weak topics, streak."""
     from quizcnn.stats import compute
-    from quizcnn.store import StoreError
 
     bank = get_bank(ctx)
     clock = _clock()
-    store = _open_store()
-    try:
+    with store_session() as store:
         result = compute(store, bank.cards, clock())
-    except StoreError as exc:
-        _store_failed(exc)
-    finally:
-        store.close()
     if as_json:
         print_json(result.to_dict())
     else:
@@ -619,18 +620,11 @@ def _card_ids(bank: Bank, names: list[str], known: set[str]) -> list[str]:
 
 
 def _set_suspended(ctx: typer.Context, names: list[str], suspended: bool) -> None:
-    from quizcnn.store import StoreError
-
     bank = get_bank(ctx)
     clock = _clock()
-    store = _open_store()
-    try:
+    with store_session() as store:
         ids = _card_ids(bank, names, store.card_ids())
         changed = store.set_suspended(ids, suspended, clock())
-    except StoreError as exc:
-        _store_failed(exc)
-    finally:
-        store.close()
     verb = "suspended" if suspended else "unsuspended"
     render.id_list_line(console, verb, changed, f"nothing to do: already {verb}")
 
@@ -658,14 +652,11 @@ def reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
 ) -> None:
     """Make cards new again (schedule and lapses cleared); the review log is kept."""
-    from quizcnn.store import StoreError
-
     if bool(names) == all_cards:
         fail("name the cards to reset, or pass --all (not both)")
     bank = get_bank(ctx)
     clock = _clock()
-    store = _open_store()
-    try:
+    with store_session() as store:
         known = store.started_ids()  # a card only ever suspended is still new
         ids = (
             sorted(known)
@@ -684,74 +675,26 @@ def reset(
             if not confirmed:
                 fail("nothing was reset (pass --yes to reset without asking)", EXIT_INVALID)
         done = store.reset(ids, clock())
-    except StoreError as exc:
-        _store_failed(exc)
-    finally:
-        store.close()
     render.id_list_line(console, "reset", done)
 
 
 @app.command()
 def optimize(ctx: typer.Context) -> None:
     """Fit FSRS parameters to your own review log (fsrs's Optimizer; needs torch)."""
-    from fsrs.scheduler import DEFAULT_PARAMETERS
-
-    from quizcnn.schedule import (
-        MIN_OPTIMIZER_REVIEWS,
-        count_fit_reviews,
-        fit_parameters,
-        log_loss,
-        missing_optimizer_packages,
-        optimizer_histories,
-    )
-    from quizcnn.store import StoreError, iso
+    from quizcnn.schedule import OptimizeRefused
+    from quizcnn.schedule import optimize as fit_to_log
 
     clock = _clock()
-    store = _open_store()
-    try:
-        histories = optimizer_histories(store.reviews(include_cram=False), store.last_resets())
-        usable = count_fit_reviews(histories)
-        if usable < MIN_OPTIMIZER_REVIEWS:
-            fail(
-                f"too few reviews to fit FSRS reliably: {usable} of the "
-                f"{MIN_OPTIMIZER_REVIEWS} needed (reviews on a later day than the card's "
-                "previous one); keep drilling and try again",
-                EXIT_INVALID,
+    with store_session() as store:
+        try:
+            outcome = fit_to_log(
+                store,
+                clock(),
+                fitting=lambda n: render.spinner(console, f"fitting FSRS to {n} reviews..."),
             )
-        missing = missing_optimizer_packages()
-        if missing:
-            fail(
-                f"quizcnn optimize needs fsrs's optimizer extras, missing here: "
-                f"{', '.join(missing)}; install them with: pip install 'fsrs[optimizer]'",
-                EXIT_INVALID,
-            )
-        current = store.settings().parameters
-        with render.spinner(console, f"fitting FSRS to {usable} reviews..."):
-            fitted = fit_parameters(histories)
-        losses = {"FSRS-6 defaults": log_loss(histories, DEFAULT_PARAMETERS)}
-        if current:
-            losses["your current fit"] = log_loss(histories, current)
-        losses["fitted now"] = log_loss(histories, fitted)
-        best_before = min(v for k, v in losses.items() if k != "fitted now")
-        if losses["fitted now"] < best_before:
-            store.save_settings(parameters=fitted, optimized_at=iso(clock()))
-            kept, shown = "the new fit, saved for future reviews", fitted
-        else:
-            kept = "the previous parameters: the new fit is no better on your history"
-            shown = current or list(DEFAULT_PARAMETERS)
-    except StoreError as exc:
-        _store_failed(exc)
-    finally:
-        store.close()
-    render.optimize_report(console, usable, losses, kept, shown)
-
-
-SETTING_HELP = {
-    "desired_retention": "target recall probability at review time (0.70-0.99)",
-    "rollover_hour": "local hour the study day starts (0-23)",
-    "new_per_day": "new cards per day",
-    "reviews_per_day": "reviews + new cards per day",
-}
+        except OptimizeRefused as exc:
+            fail(str(exc), EXIT_INVALID)
+    render.optimize_report(console, outcome)
 
 
 @app.command("settings")
@@ -760,38 +703,14 @@ def settings_command(
     value: Annotated[str | None, typer.Argument(help="Its new value.")] = None,
 ) -> None:
     """Show the study settings, or change one: `quizcnn settings new_per_day 20`."""
-    from quizcnn.store import StoreError
+    from quizcnn.settings import SettingError, change, shown
 
-    store = _open_store()
-    try:
-        if key is not None:
-            if key not in SETTING_HELP:
-                fail(f"unknown setting {key!r}: use one of {', '.join(SETTING_HELP)}")
-            if value is None:
-                fail(f"give a value for {key} ({SETTING_HELP[key]})")
-            store.save_settings(**{key: _setting_value(key, value)})
-        current = store.settings()
-    except StoreError as exc:
-        _store_failed(exc)
-    finally:
-        store.close()
-    shown = {k: getattr(current, k) for k in SETTING_HELP}
-    shown["fsrs parameters"] = (
-        "fitted " + str(current.optimized_at) if current.parameters else "FSRS-6 defaults"
-    )
-    render.settings_table(console, shown)
-
-
-def _setting_value(key: str, text: str):
-    try:
-        value = float(text) if key == "desired_retention" else int(text)
-    except ValueError:
-        fail(f"{key} must be a number, not {text!r}")
-    bounds = {"desired_retention": (0.7, 0.99), "rollover_hour": (0, 23)}
-    low, high = bounds.get(key, (0, 100_000))
-    if not low <= value <= high:
-        fail(f"{key} must be between {low} and {high} ({SETTING_HELP[key]})")
-    return value
+    with store_session() as store:
+        try:
+            current = change(store, key, value) if key is not None else store.settings()
+        except SettingError as exc:
+            fail(str(exc))
+    render.settings_table(console, shown(current))
 
 
 def _report_removed_ids(bank: Bank) -> None:

@@ -18,16 +18,19 @@ Keys, one line each (Enter after the key; a piped script works the same way):
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from enum import Enum
 from typing import NamedTuple
 
-from quizcnn.bank import Card
+from fsrs import Rating, State
+
+from quizcnn import grading
+from quizcnn.bank import Card, Kind
+from quizcnn.grading import Expected, Verdict
 from quizcnn.schedule import (
     RATING_NAMES,
     STATE_NAMES,
@@ -36,6 +39,7 @@ from quizcnn.schedule import (
     build_queue,
     count_due_before,
     cram_queue,
+    daily_allowances,
     day_start,
     day_starts,
     make_scheduler,
@@ -44,8 +48,6 @@ from quizcnn.schedule import (
     preview,
 )
 from quizcnn.store import CardRow, Review, Store, StoreError, parse_time
-
-LETTERS = "abcdefghij"
 
 
 class Phase(Enum):
@@ -63,27 +65,46 @@ class Options(NamedTuple):
     cram: bool = False  # practice ahead: logged as cram, schedules untouched
 
 
+_NOT_ANSWERED = Verdict(None, None, None)
+
+
 @dataclass
 class Shown:
-    """A card on screen, with what this showing drew and measured."""
+    """A card on screen, with what this showing drew (``expected``) and what the
+    answer earned (``verdict``); the intervals each grade sets appear at the reveal."""
 
     card: Card
-    question: str
     label: str  # new, learning, review, relearning or cram
     before: CardRow | None
-    previews: dict[int, timedelta]  # rating -> interval it would set; empty when cramming
     started: float  # monotonic seconds
-    value: float | None = None  # numeric: the right number (a generator's draw included)
-    tolerance: float | None = None
-    unit: str | None = None
-    working: str | None = None  # a generator's worked answer
-    attempt: str | None = None
-    correct: bool | None = None  # None: nothing to check (recall, or revealed blank)
-    suggested: int | None = None  # the auto grade of a checked answer
+    expected: Expected
+    verdict: Verdict = _NOT_ANSWERED
+    # rating -> the interval it would set, worked out when first read (at the reveal):
+    # showing the first card needs no FSRS. Empty when cramming.
+    preview_intervals: Callable[[], dict[Rating, timedelta]] = field(
+        default=dict, repr=False, compare=False
+    )
+    _previews: dict[Rating, timedelta] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def previews(self) -> dict[Rating, timedelta]:
+        if self._previews is None:
+            self._previews = self.preview_intervals()
+        return self._previews
+
+    # What the screens read, from the expected answer and the verdict.
+    question = property(lambda self: self.expected.question)
+    value = property(lambda self: self.expected.value)
+    tolerance = property(lambda self: self.expected.tolerance)
+    unit = property(lambda self: self.expected.unit)
+    working = property(lambda self: self.expected.working)
+    attempt = property(lambda self: self.verdict.attempt)
+    correct = property(lambda self: self.verdict.correct)
+    suggested = property(lambda self: self.verdict.suggested)
 
     @property
     def choice_letters(self) -> str:
-        return LETTERS[: len(self.card.choices)]
+        return grading.choice_letters(self.card)
 
 
 # -- events ----------------------------------------------------------------------
@@ -110,7 +131,7 @@ class ProofRequested(NamedTuple):
 
 class Graded(NamedTuple):
     card: Card
-    rating: int
+    rating: Rating
     due: datetime | None  # None when cramming
     interval: timedelta | None
     leech: bool  # this grade made the card a leech (tagged and suspended)
@@ -120,7 +141,7 @@ class Graded(NamedTuple):
 
 class Undone(NamedTuple):
     card: Card
-    rating: int
+    rating: Rating
 
 
 class Notice(NamedTuple):
@@ -158,8 +179,19 @@ class Finished(NamedTuple):
     summary: Summary
 
 
+# Every event a session can send: the CLI matches on this union, and a type
+# checker sees a case it misses.
 Event = (
-    CardShown | Revealed | ExplanationShown | ProofRequested | Graded | Undone | Notice | Invalid
+    CardShown
+    | Revealed
+    | ExplanationShown
+    | ProofRequested
+    | Graded
+    | Undone
+    | Notice
+    | Invalid
+    | NothingDue
+    | Finished
 )
 
 
@@ -168,7 +200,7 @@ class _Done(NamedTuple):
 
     review: Review
     shown: Shown
-    rating: int
+    rating: Rating
     was_new: bool
     was_review: bool
 
@@ -207,9 +239,8 @@ class Drill:
         self.by_id = {card.id: card for card in self.cards}
         self.ids = [card.id for card in self.cards]
         self.settings = self.store.settings()
-        self.scheduler = make_scheduler(
-            self.settings.parameters, self.settings.desired_retention, fuzz
-        )
+        self.fuzz = fuzz
+        self._scheduler = None
         self.phase = Phase.ASK
         self.current: Shown | None = None
         self.history: list[_Done] = []
@@ -218,9 +249,18 @@ class Drill:
         self._end_reason = "done"
         self.finished: Summary | None = None
 
+    @property
+    def scheduler(self):
+        """fsrs's scheduler, built at the first reveal: the first card needs no FSRS."""
+        if self._scheduler is None:
+            self._scheduler = make_scheduler(
+                self.settings.parameters, self.settings.desired_retention, self.fuzz
+            )
+        return self._scheduler
+
     # -- driving -------------------------------------------------------------------
 
-    def start(self) -> list:
+    def start(self) -> list[Event]:
         """The first card, or NothingDue and the end of the session."""
         events = self._advance()
         if self.phase is Phase.DONE and not self.history:
@@ -228,7 +268,7 @@ class Drill:
             return [NothingDue(next_due(self.ids, rows), True, self.options.cram)]
         return events
 
-    def press(self, line: str) -> list:
+    def press(self, line: str) -> list[Event]:
         """Handle one line of input."""
         if self.phase is Phase.DONE:
             return []
@@ -269,16 +309,16 @@ class Drill:
             return []
         always = [("u", "undo"), ("q", "quit")]
         if self.phase is Phase.ASK:
-            kind = shown.card.kind
-            if kind == "choice":
-                letters = shown.choice_letters
-                first = [(f"{letters[0]}-{letters[-1]}", "choose"), ("Enter", "reveal")]
-            elif kind == "numeric":
-                first = [("type", "a number"), ("Enter", "reveal")]
-            else:
-                first = [("type", "your answer"), ("Enter", "reveal")]
+            match shown.card.kind:
+                case Kind.CHOICE:
+                    letters = shown.choice_letters
+                    first = [(f"{letters[0]}-{letters[-1]}", "choose"), ("Enter", "reveal")]
+                case Kind.NUMERIC:
+                    first = [("type", "a number"), ("Enter", "reveal")]
+                case Kind.RECALL:
+                    first = [("type", "your answer"), ("Enter", "reveal")]
             return first + always
-        grades = [(str(r), RATING_NAMES[r]) for r in range(1, 5)]
+        grades = [(str(int(r)), RATING_NAMES[r]) for r in Rating]
         if shown.suggested is not None:
             grades.append(("Enter", RATING_NAMES[shown.suggested]))
         extra = [("e", "explanation")]
@@ -288,46 +328,23 @@ class Drill:
 
     # -- asking --------------------------------------------------------------------
 
-    def _answer(self, key: str) -> list:
+    def _answer(self, key: str) -> list[Event]:
         shown = self.current
         assert shown is not None
-        kind = shown.card.kind
-        if not key:
-            return self._reveal(None, None)
-        if kind == "choice":
-            letter = key.lower()
-            if len(letter) != 1 or letter not in shown.choice_letters:
-                letters = shown.choice_letters
-                return [
-                    Invalid(f"pick a letter from {letters[0]} to {letters[-1]}", self.valid_keys())
-                ]
-            picked = shown.card.choices[shown.choice_letters.index(letter)]
-            return self._reveal(f"{letter}) {picked}", picked == shown.card.correct)
-        if kind == "numeric":
-            number = parse_number(key)
-            if number is None:
-                return [Invalid(f"{key!r} is not a number", self.valid_keys())]
-            tolerance = shown.tolerance or 0.0
-            ok = abs(number - (shown.value or 0.0)) <= tolerance + 1e-9 * max(1.0, abs(number))
-            return self._reveal(key, ok)
-        return self._reveal(key, None)
-
-    def _reveal(self, attempt: str | None, correct: bool | None) -> list:
-        shown = self.current
-        assert shown is not None
-        shown.attempt = attempt
-        shown.correct = correct
-        shown.suggested = None if correct is None else (3 if correct else 1)
+        verdict = grading.verdict(shown.card, shown.expected, key)
+        if verdict.error:
+            return [Invalid(verdict.error, self.valid_keys())]
+        shown.verdict = verdict
         self.phase = Phase.REVEALED
         return [Revealed(shown)]
 
     # -- revealed ------------------------------------------------------------------
 
-    def _after_reveal(self, key: str) -> list:
+    def _after_reveal(self, key: str) -> list[Event]:
         shown = self.current
         assert shown is not None
         if key in ("1", "2", "3", "4"):
-            return self._grade(int(key))
+            return self._grade(Rating(int(key)))
         if key == "" and shown.suggested is not None:
             return self._grade(shown.suggested)
         if key == "e":
@@ -339,7 +356,7 @@ class Drill:
         text = "grade with 1-4" if key == "" else f"{key!r} means nothing here"
         return [Invalid(text, self.valid_keys())]
 
-    def _grade(self, rating: int) -> list:
+    def _grade(self, rating: Rating) -> list[Event]:
         shown = self.current
         assert shown is not None
         card = shown.card
@@ -357,11 +374,13 @@ class Drill:
         before = review.before
         was_new = before is None or before.state is None
         self.history.append(
-            _Done(review, shown, rating, was_new, before is not None and before.state == 2)
+            _Done(
+                review, shown, rating, was_new, before is not None and before.state == State.Review
+            )
         )
         due = None if cram else parse_time(review.after.due)
         leech = bool(review.after.leech and not (before and before.leech))
-        events: list = [
+        events: list[Event] = [
             Graded(
                 card,
                 rating,
@@ -376,7 +395,7 @@ class Drill:
 
     # -- undo ----------------------------------------------------------------------
 
-    def undo(self) -> list:
+    def undo(self) -> list[Event]:
         if not self.history:
             return [Notice("nothing to undo in this session")]
         last = self.history[-1]
@@ -396,7 +415,7 @@ class Drill:
 
     # -- choosing the next card ----------------------------------------------------
 
-    def _advance(self) -> list:
+    def _advance(self) -> list[Event]:
         self.current = None
         self._last_queue = None
         card_id = self._next_id()
@@ -431,21 +450,17 @@ class Drill:
         ids = queue.ids
         return ids[0] if ids else None
 
-    def _queue(self):
+    def _queue(self) -> Queue:
         now = self.clock()
         rollover = self.settings.rollover_hour
-        start = day_start(now, rollover, self.tz)
-        session_new = sum(1 for d in self.history if d.was_new)
-        session_counted = self._limited_done()
-        if self.options.new is not None:
-            new_allowance = self.options.new - session_new
-        else:
-            new_allowance = self.settings.new_per_day - self.store.today_counts(start).new
-        if self.options.limit is not None:
-            review_allowance = self.options.limit - session_counted
-        else:
-            today = self.store.today_counts(start)
-            review_allowance = self.settings.reviews_per_day - today.reviews - today.new
+        new_allowance, review_allowance = daily_allowances(
+            self.settings,
+            lambda: self.store.today_counts(day_start(now, rollover, self.tz)),
+            new=self.options.new,
+            limit=self.options.limit,
+            session_new=sum(1 for d in self.history if d.was_new),
+            session_counted=self._limited_done(),
+        )
         return build_queue(
             self.ids,
             self.store.queue_rows(),
@@ -460,7 +475,7 @@ class Drill:
         if self._cram_list is None:
             self._cram_list = cram_queue(self.ids, self.store.queue_rows())
             if self.options.new is not None:
-                rows = {r[0] for r in self.store.queue_rows() if r[1] is not None}
+                rows = {r.card_id for r in self.store.queue_rows() if r.state is not None}
                 new = [c for c in self._cram_list if c not in rows][: max(self.options.new, 0)]
                 self._cram_list = [c for c in self._cram_list if c in rows or c in new]
         if self._limit_reached():
@@ -485,34 +500,29 @@ class Drill:
         return (counts[0], counts[1], counts[2])
 
     def _show(self, card: Card, redo: Shown | None = None) -> Shown:
-        """Put a card on screen: its stored state, the intervals each grade would set,
-        and for a generator card a fresh draw (the same one again after an undo)."""
+        """Put a card on screen: its stored state, and what the right answer is this
+        time (a generator's fresh draw; the same draw again after an undo)."""
         before = self.store.card(card.id)
-        now = self.clock()
         label = "cram" if self.options.cram else STATE_NAMES[before.state if before else None]
-        previews = {} if self.options.cram else preview(self.scheduler, before, card.id, now)
+        previews = self._previews_for(card, before)
         if redo is not None:
             return replace(
                 redo,
                 before=before,
                 label=label,
-                previews=previews,
+                preview_intervals=previews,
+                _previews=None,
                 started=self.monotonic(),
-                attempt=None,
-                correct=None,
-                suggested=None,
+                verdict=_NOT_ANSWERED,
             )
-        shown = Shown(card, card.question, label, before, previews, self.monotonic())
-        if card.kind == "numeric":
-            if card.generator:
-                from quizcnn.generators import draw
+        expected = grading.expected(card, self.rng)
+        return Shown(card, label, before, self.monotonic(), expected, preview_intervals=previews)
 
-                drawn = draw(card.generator, self.rng)
-                shown.question, shown.working = drawn.question, drawn.working
-                shown.value, shown.tolerance, shown.unit = drawn.value, drawn.tolerance, drawn.unit
-            else:
-                shown.value, shown.tolerance, shown.unit = card.value, card.tolerance, card.unit
-        return shown
+    def _previews_for(self, card: Card, before: CardRow | None):
+        if self.options.cram:
+            return dict
+        now = self.clock()
+        return lambda: preview(self.scheduler, before, card.id, now)
 
     # -- summary -------------------------------------------------------------------
 
@@ -523,7 +533,7 @@ class Drill:
         rows = self.store.queue_rows()
         return Summary(
             reviewed=len(self.history),
-            again=sum(1 for d in self.history if d.rating == 1),
+            again=sum(1 for d in self.history if d.rating == Rating.Again),
             minutes=(self.monotonic() - self.started) / 60,
             due_later_today=count_due_before(self.ids, rows, starts[1]),
             due_tomorrow=count_due_before(self.ids, rows, starts[2], since=starts[1]),
@@ -532,13 +542,3 @@ class Drill:
             cram=self.options.cram,
             stopped=reason,
         )
-
-
-def parse_number(text: str) -> float | None:
-    """A typed number: 1024, 1,024, 1_024, 1e6, -0.5, 25% (as 25). None if not a number."""
-    cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "").rstrip("%")
-    try:
-        value = float(cleaned)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None

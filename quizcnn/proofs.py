@@ -17,6 +17,7 @@ from pathlib import Path
 from quizcnn.paths import demos_dir
 from quizcnn.proofkit import DEFAULT_SEED, execute
 from quizcnn.results import ProofResult
+from quizcnn.suggest import did_you_mean
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -48,6 +49,26 @@ def available(directory: Path | None = None) -> dict[str, ProofInfo]:
             continue  # helpers such as _common.py are not proofs
         found[name] = ProofInfo(name, _docstring_title(path), path)
     return found
+
+
+def proof_titles(directory: Path | None = None) -> dict[str, str]:
+    """Each proof's title by name, read once per folder and process."""
+    directory = (directory or demos_dir()).resolve()
+    if directory not in _TITLES:
+        _TITLES[directory] = {name: info.title for name, info in available(directory).items()}
+    return _TITLES[directory]
+
+
+_TITLES: dict[Path, dict[str, str]] = {}
+
+
+def check_names(names: Iterable[str], directory: Path | None = None) -> None:
+    """ProofError for the first name that is no proof, with the closest names."""
+    known = available(directory)
+    for name in names:
+        if name not in known:
+            hint = did_you_mean(name, known) or "; see `quizcnn proofs`"
+            raise ProofError(f"no proof named {name!r}{hint}")
 
 
 def _docstring_title(path: Path) -> str:

@@ -681,17 +681,29 @@ def removed_ids(console: Console, ids: Sequence[str], path) -> None:
     )
 
 
-def optimize_report(
-    console: Console, reviews: int, losses: dict[str, float], kept: str, parameters
-) -> None:
-    table = Table(title=f"FSRS fit on {reviews} reviews (log loss, lower is better)")
+OPTIMIZE_LABELS = {
+    "defaults": "FSRS-6 defaults",
+    "current": "your current fit",
+    "fitted": "fitted now",
+}
+OPTIMIZE_KEPT = {
+    "fitted": "the new fit, saved for future reviews",
+    "current": "the previous parameters: the new fit is no better on your history",
+    "defaults": "the previous parameters: the new fit is no better on your history",
+}
+
+
+def optimize_report(console: Console, outcome) -> None:
+    table = Table(title=f"FSRS fit on {outcome.reviews} reviews (log loss, lower is better)")
     table.add_column("parameters")
     table.add_column("log loss", justify="right")
-    for name, loss in losses.items():
-        table.add_row(name, f"{loss:.4f}")
+    for name, loss in outcome.losses.items():
+        table.add_row(OPTIMIZE_LABELS[name], f"{loss:.4f}")
     console.print(table)
+    kept = OPTIMIZE_KEPT[outcome.chosen]
+    numbers = ", ".join(f"{p:.4f}" for p in outcome.parameters)
     console.print(
-        f"[bold]kept:[/] {escape(kept)} [dim]({', '.join(f'{p:.4f}' for p in parameters)})[/]",
+        f"[bold]kept:[/] {escape(kept)} [dim]({numbers})[/]",
         highlight=False,
         soft_wrap=True,
     )

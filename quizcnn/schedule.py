@@ -26,11 +26,22 @@ from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
-from quizcnn.store import CardRow, iso, parse_time
+from quizcnn.store import CardRow, QueueRow, StudySettings, TodayCounts, iso, parse_time
 
 RATINGS = (Rating.Again, Rating.Hard, Rating.Good, Rating.Easy)
-RATING_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
-STATE_NAMES = {None: "new", 1: "learning", 2: "review", 3: "relearning"}
+# The one table of rating names, for every screen, log and report.
+RATING_NAMES = {
+    Rating.Again: "Again",
+    Rating.Hard: "Hard",
+    Rating.Good: "Good",
+    Rating.Easy: "Easy",
+}
+STATE_NAMES = {
+    None: "new",
+    State.Learning: "learning",
+    State.Review: "review",
+    State.Relearning: "relearning",
+}
 LEECH_LAPSES = 8  # Anki's default leech threshold
 LEARN_AHEAD = timedelta(minutes=20)  # Anki's default: learning cards may come early at the end
 MATURE_DAYS = 21  # Anki: a review card with an interval of 21 days or more is mature
@@ -92,7 +103,7 @@ def _fuzz_seed(card_id: str, reps: int) -> str:
 
 
 def review_fsrs(
-    scheduler: Scheduler, card: FsrsCard, rating: int, now: datetime, seed: str
+    scheduler: Scheduler, card: FsrsCard, rating: Rating, now: datetime, seed: str
 ) -> FsrsCard:
     """fsrs's review_card with its fuzz drawn from a generator seeded by ``seed``.
     fsrs draws fuzz from the random module's global generator, so it is seeded for
@@ -106,7 +117,7 @@ def review_fsrs(
     return reviewed
 
 
-def is_lapse(before: CardRow | None, rating: int) -> bool:
+def is_lapse(before: CardRow | None, rating: Rating) -> bool:
     return before is not None and before.state == State.Review and rating == Rating.Again
 
 
@@ -116,7 +127,7 @@ def becomes_leech(lapses: int, threshold: int = LEECH_LAPSES) -> bool:
 
 
 def apply_rating(
-    scheduler: Scheduler, before: CardRow | None, card_id: str, rating: int, now: datetime
+    scheduler: Scheduler, before: CardRow | None, card_id: str, rating: Rating, now: datetime
 ) -> CardRow:
     """The card's next stored row after a grade."""
     row = before or CardRow(card_id)
@@ -124,7 +135,7 @@ def apply_rating(
     lapses = row.lapses + (1 if is_lapse(before, rating) else 0)
     leech = is_lapse(before, rating) and becomes_leech(lapses)
     return row._replace(
-        state=int(card.state),
+        state=State(card.state),
         step=card.step,
         stability=card.stability,
         difficulty=card.difficulty,
@@ -142,7 +153,7 @@ def preview(
 ) -> dict[int, timedelta]:
     """The interval each of the four grades would set now (what the grade buttons show)."""
     return {
-        int(rating): parse_time(apply_rating(scheduler, before, card_id, rating, now).due) - now
+        rating: parse_time(apply_rating(scheduler, before, card_id, rating, now).due) - now
         for rating in RATINGS
     }
 
@@ -188,6 +199,33 @@ def _local_instant(day, hour: int, tz: tzinfo | None) -> datetime:
     return local.astimezone(timezone.utc)
 
 
+# -- daily limits -----------------------------------------------------------------
+
+
+def daily_allowances(
+    settings: StudySettings,
+    today: Callable[[], TodayCounts],
+    *,
+    new: int | None,
+    limit: int | None,
+    session_new: int,
+    session_counted: int,
+) -> tuple[int, int]:
+    """How many new cards, and reviews plus new cards, the queue may still hold.
+
+    A session's ``--new``/``--limit`` count against this session's own grades;
+    without them the day's ``new_per_day``/``reviews_per_day`` count against every
+    non-cram grade since the day began (``today`` reads them, only when needed).
+    """
+    counts = None if new is not None and limit is not None else today()
+    new_left = new - session_new if new is not None else settings.new_per_day - counts.new
+    if limit is not None:
+        review_left = limit - session_counted
+    else:
+        review_left = settings.reviews_per_day - counts.reviews - counts.new
+    return new_left, review_left
+
+
 # -- the queue --------------------------------------------------------------------
 
 
@@ -206,7 +244,7 @@ class Queue(NamedTuple):
 
 def build_queue(
     bank_ids: Sequence[str],
-    rows: Iterable[tuple],
+    rows: Iterable[QueueRow],
     now: datetime,
     day_end: datetime,
     *,
@@ -217,9 +255,8 @@ def build_queue(
 ) -> Queue:
     """Today's queue from the cards' states alone (never the review log).
 
-    ``bank_ids`` are the selected cards in bank order; ``rows`` are store
-    ``queue_rows()`` tuples ``(card_id, state, due, last_review, stability, suspended)``
-    and may name cards outside the selection (removed or filtered out): they are
+    ``bank_ids`` are the selected cards in bank order; ``rows`` are the store's
+    ``queue_rows()`` and may name cards outside the selection (removed or filtered out): they are
     skipped. Review-state cards due before ``day_end`` (the next rollover) are due
     today; learning cards are due at their exact time.
     """
@@ -231,23 +268,23 @@ def build_queue(
     ahead: list[tuple[str, str]] = []
     reviews: list[tuple[float, str, str]] = []
     known: set[str] = set()
-    for card_id, state, due, last_review, stability, suspended in rows:
-        if card_id not in selected:
+    for row in rows:
+        if row.card_id not in selected:
             continue
-        if state is not None or suspended:
-            known.add(card_id)  # scheduled or suspended: not new
-        if suspended or state is None:
+        if row.state is not None or row.suspended:
+            known.add(row.card_id)  # scheduled or suspended: not new
+        if row.suspended or row.state is None:
             continue
         # ISO UTC strings of one fixed width compare in time order
-        if state == State.Review:
-            if due < end_text:
-                last = parse_time(last_review)
-                r = retrievability(stability, last, now, parameters) if last else 0.0
-                reviews.append((r, due, card_id))
-        elif due <= now_text:
-            learning.append((due, card_id))
-        elif due <= ahead_text:
-            ahead.append((due, card_id))
+        if row.state == State.Review:
+            if row.due < end_text:
+                last = parse_time(row.last_review)
+                r = retrievability(row.stability, last, now, parameters) if last else 0.0
+                reviews.append((r, row.due, row.card_id))
+        elif row.due <= now_text:
+            learning.append((row.due, row.card_id))
+        elif row.due <= ahead_text:
+            ahead.append((row.due, row.card_id))
     learning.sort()
     ahead.sort()
     reviews.sort()
@@ -268,48 +305,48 @@ def build_queue(
     )
 
 
-def cram_queue(bank_ids: Sequence[str], rows: Iterable[tuple]) -> list[str]:
+def cram_queue(bank_ids: Sequence[str], rows: Iterable[QueueRow]) -> list[str]:
     """Practice ahead: every selected card not suspended, soonest due first, then new
     cards in bank order."""
     selected = set(bank_ids)
     scheduled: list[tuple[str, str]] = []
     excluded: set[str] = set()
-    for card_id, state, due, _last, _stability, suspended in rows:
-        if card_id not in selected:
+    for row in rows:
+        if row.card_id not in selected:
             continue
-        if suspended:
-            excluded.add(card_id)
-        elif state is not None:
-            scheduled.append((due, card_id))
-            excluded.add(card_id)
+        if row.suspended:
+            excluded.add(row.card_id)
+        elif row.state is not None:
+            scheduled.append((row.due, row.card_id))
+            excluded.add(row.card_id)
     scheduled.sort()
     return [card_id for _, card_id in scheduled] + [c for c in bank_ids if c not in excluded]
 
 
-def next_due(bank_ids: Sequence[str], rows: Iterable[tuple]) -> datetime | None:
+def next_due(bank_ids: Sequence[str], rows: Iterable[QueueRow]) -> datetime | None:
     """When the earliest scheduled, unsuspended selected card falls due."""
     selected = set(bank_ids)
-    dues = [
-        due
-        for card_id, state, due, _l, _s, suspended in rows
-        if card_id in selected and state is not None and not suspended and due
-    ]
+    dues = [row.due for row in rows if _scheduled(row, selected) and row.due]
     return parse_time(min(dues)) if dues else None
 
 
 def count_due_before(
-    bank_ids: Sequence[str], rows: Iterable[tuple], moment: datetime, since: datetime | None = None
+    bank_ids: Sequence[str],
+    rows: Iterable[QueueRow],
+    moment: datetime,
+    since: datetime | None = None,
 ) -> int:
     """Scheduled, unsuspended selected cards due before a moment (and at or after
     `since`, if given; overdue cards count when it is not)."""
     selected = set(bank_ids)
     limit = iso(moment)
     start = iso(since) if since is not None else ""
-    return sum(
-        1
-        for card_id, state, due, _l, _s, suspended in rows
-        if card_id in selected and state is not None and not suspended and start <= due < limit
-    )
+    return sum(1 for row in rows if _scheduled(row, selected) and start <= row.due < limit)
+
+
+def _scheduled(row: QueueRow, selected: set[str]) -> bool:
+    """A selected card with a schedule that is not suspended."""
+    return row.card_id in selected and row.state is not None and not row.suspended
 
 
 # -- optimizer ----------------------------------------------------------------------
@@ -321,7 +358,7 @@ class History(NamedTuple):
     """One card's non-cram grades since its last reset, oldest first."""
 
     key: int
-    grades: list[tuple[datetime, int]]
+    grades: list[tuple[datetime, Rating]]
 
 
 def count_fit_reviews(histories: Iterable[History]) -> int:
@@ -384,7 +421,7 @@ def fit_parameters(histories: Sequence[History]) -> list[float]:
 def optimizer_histories(reviews: Iterable, last_resets: Mapping[str, str]) -> list[History]:
     """Per card, its non-cram grades after its latest reset, oldest first; cards get
     stable integer keys (fsrs wants ints) in order of their first review."""
-    grades: dict[str, list[tuple[datetime, int]]] = {}
+    grades: dict[str, list[tuple[datetime, Rating]]] = {}
     for review in reviews:
         if review.cram:
             continue
@@ -392,6 +429,59 @@ def optimizer_histories(reviews: Iterable, last_resets: Mapping[str, str]) -> li
         if reset_at is not None and review.reviewed_at <= reset_at:
             continue
         grades.setdefault(review.card_id, []).append(
-            (parse_time(review.reviewed_at), review.rating)
+            (parse_time(review.reviewed_at), Rating(review.rating))
         )
     return [History(key, sorted(g)) for key, g in enumerate(grades.values(), start=1)]
+
+
+class OptimizeRefused(Exception):
+    """The log is too small to fit, or the optimizer's packages are missing."""
+
+
+class OptimizeOutcome(NamedTuple):
+    """What `quizcnn optimize` found: each candidate's log loss on the user's own
+    history, which set now schedules, and whether a new fit was saved."""
+
+    reviews: int  # the reviews the fit learned from
+    losses: dict[str, float]  # "defaults", "current" (if any), "fitted" -> log loss
+    chosen: str  # "fitted", "current" or "defaults"
+    saved: bool
+    parameters: list[float]  # the set that schedules from now on
+
+
+def optimize(store, now: datetime, fitting=None) -> OptimizeOutcome:
+    """Fit FSRS to the log and keep the fit only if it predicts the user's own recall
+    better (lower log loss) than both FSRS-6's defaults and the current fit.
+    ``fitting(reviews)`` may return a context manager wrapped around the slow fit."""
+    from contextlib import nullcontext
+
+    from quizcnn import schedule  # look up fit/missing at call time (tests replace them)
+
+    histories = optimizer_histories(store.reviews(include_cram=False), store.last_resets())
+    usable = count_fit_reviews(histories)
+    if usable < MIN_OPTIMIZER_REVIEWS:
+        raise OptimizeRefused(
+            f"too few reviews to fit FSRS reliably: {usable} of the "
+            f"{MIN_OPTIMIZER_REVIEWS} needed (reviews on a later day than the card's "
+            "previous one); keep drilling and try again"
+        )
+    missing = schedule.missing_optimizer_packages()
+    if missing:
+        raise OptimizeRefused(
+            f"quizcnn optimize needs fsrs's optimizer extras, missing here: "
+            f"{', '.join(missing)}; install them with: pip install 'fsrs[optimizer]'"
+        )
+    current = store.settings().parameters
+    with fitting(usable) if fitting else nullcontext():
+        fitted = schedule.fit_parameters(histories)
+    candidates = {"defaults": list(DEFAULT_PARAMETERS)}
+    if current:
+        candidates["current"] = list(current)
+    candidates["fitted"] = fitted
+    losses = {name: log_loss(histories, params) for name, params in candidates.items()}
+    best_before = min(v for k, v in losses.items() if k != "fitted")
+    if losses["fitted"] < best_before:
+        store.save_settings(parameters=fitted, optimized_at=iso(now))
+        return OptimizeOutcome(usable, losses, "fitted", True, fitted)
+    chosen = "current" if current else "defaults"
+    return OptimizeOutcome(usable, losses, chosen, False, candidates[chosen])

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
+from fsrs import Rating
+
 from quizcnn.bank import Card
-from quizcnn.schedule import MATURE_DAYS, day_starts
+from quizcnn.schedule import MATURE_DAYS, STATE_NAMES, day_starts
 from quizcnn.store import Store, parse_time
 
 HEATMAP_WEEKS = 12
@@ -119,20 +121,19 @@ def compute(
     rows = store.cards()
 
     states = dict.fromkeys(("new", "learning", "review", "relearning", "suspended"), 0)
-    names = {None: "new", 1: "learning", 2: "review", 3: "relearning"}
     for card in cards:
         row = rows.get(card.id)
         if row is not None and row.suspended:
             states["suspended"] += 1
         else:
-            states[names[row.state if row else None]] += 1
+            states[STATE_NAMES[row.state if row else None]] += 1
     leeches = [card.id for card in cards if card.id in rows and rows[card.id].leech]
     removed = len((store.reviewed_ids() | set(rows)) - set(topic_of))
 
     per_minute = store.reviews_per_minute()
     per_day: Counter[date] = Counter()
-    for minute, count in per_minute:
-        per_day[days.of_text(minute)] += count
+    for bucket in per_minute:
+        per_day[days.of_text(bucket.minute)] += bucket.reviews
     heat_days = HEATMAP_WEEKS * 7
     heatmap = [
         (d, per_day.get(d, 0))
@@ -174,17 +175,18 @@ def _true_retention(store: Store, days: _Days, today: date) -> dict[str, dict[st
         p: {"young": [0, 0], "mature": [0, 0]} for p in (*periods, "all_time")
     }
     seen: set[tuple[str, date]] = set()
-    for card_id, rating, reviewed_at, due, last_review in rows:
-        day = days.of_text(reviewed_at)
-        if (card_id, day) in seen:
+    for grade in rows:
+        day = days.of_text(grade.reviewed_at)
+        if (grade.card_id, day) in seen:
             continue  # only the first review of a card in a study day counts
-        seen.add((card_id, day))
-        interval = (parse_time(due) - parse_time(last_review)).total_seconds() / 86400
+        seen.add((grade.card_id, day))
+        due, last = parse_time(grade.due_before), parse_time(grade.last_review_before)
+        interval = (due - last).total_seconds() / 86400
         group = "mature" if interval >= MATURE_DAYS else "young"
         for period, first in (*periods.items(), ("all_time", None)):
             if first is None or day >= first:
                 tallies[period][group][1] += 1
-                tallies[period][group][0] += rating > 1
+                tallies[period][group][0] += grade.rating != Rating.Again
     result = {}
     for period, groups in tallies.items():
         young, mature = (Retention(*groups["young"]), Retention(*groups["mature"]))
@@ -196,11 +198,11 @@ def _true_retention(store: Store, days: _Days, today: date) -> dict[str, dict[st
 def _weakest_topics(store: Store, topic_of: dict[str, str]) -> list[TopicAgain]:
     rows = store.again_by_card()
     reviews: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for card_id, count, again in rows:
-        topic = topic_of.get(card_id)
+    for row in rows:
+        topic = topic_of.get(row.card_id)
         if topic is not None:
-            reviews[topic][0] += count
-            reviews[topic][1] += again
+            reviews[topic][0] += row.grades
+            reviews[topic][1] += row.again
     ranked = [
         TopicAgain(topic, n, again)
         for topic, (n, again) in reviews.items()

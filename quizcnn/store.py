@@ -31,6 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from fsrs import Rating, State
+
 from quizcnn.paths import database_path
 
 APPLICATION_ID = 0x71636E6E  # "qcnn": marks the file as ours in the SQLite header
@@ -119,7 +121,7 @@ class CardRow(NamedTuple):
     """A card's stored state. ``state`` None means new (never reviewed, or reset)."""
 
     card_id: str
-    state: int | None = None  # fsrs State: 1 learning, 2 review, 3 relearning
+    state: State | None = None  # fsrs State; None: new
     step: int | None = None
     stability: float | None = None
     difficulty: float | None = None
@@ -144,6 +146,8 @@ class CardRow(NamedTuple):
         data = json.loads(text)
         data["suspended"] = bool(data.get("suspended", False))
         data["leech"] = bool(data.get("leech", False))
+        if data.get("state") is not None:
+            data["state"] = State(data["state"])
         return cls(card_id=card_id, **data)
 
 
@@ -153,7 +157,45 @@ _ROW_SELECT = f"SELECT {', '.join(ROW_COLUMNS)} FROM card_state"
 
 def _row(values: Sequence[Any]) -> CardRow:
     row = CardRow(*values)
-    return row._replace(suspended=bool(row.suspended), leech=bool(row.leech))
+    state = None if row.state is None else State(row.state)
+    return row._replace(state=state, suspended=bool(row.suspended), leech=bool(row.leech))
+
+
+class QueueRow(NamedTuple):
+    """What the queue needs of a card's state, without the review log."""
+
+    card_id: str
+    state: State | None
+    due: str | None
+    last_review: str | None
+    stability: float | None
+    suspended: bool
+
+
+class MinuteCount(NamedTuple):
+    minute: str  # UTC 'YYYY-MM-DDTHH:MM'
+    reviews: int
+
+
+class ReviewStateGrade(NamedTuple):
+    """A non-cram grade of a card that was in the review state (for true retention)."""
+
+    card_id: str
+    rating: Rating
+    reviewed_at: str
+    due_before: str | None
+    last_review_before: str | None
+
+
+class CardAgain(NamedTuple):
+    card_id: str
+    grades: int  # non-cram grades
+    again: int  # of which Again
+
+
+class AppliedMigration(NamedTuple):
+    version: int
+    name: str
 
 
 class Review(NamedTuple):
@@ -161,7 +203,7 @@ class Review(NamedTuple):
 
     id: int
     card_id: str
-    rating: int
+    rating: Rating
     reviewed_at: str
     duration_ms: int | None
     before: CardRow | None  # None: the card had no row (new)
@@ -187,9 +229,6 @@ class StudySettings:
     parameters: list[float] | None = None  # fitted by `quizcnn optimize`; None: FSRS-6 defaults
     optimized_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-SETTING_KEYS = ("desired_retention", "rollover_hour", "new_per_day", "reviews_per_day")
 
 
 # -- opening ------------------------------------------------------------------------
@@ -300,12 +339,13 @@ class Store:
     def schema_version(self) -> int:
         return self._read(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
 
-    def applied_migrations(self) -> list[tuple[int, str]]:
-        return self._read(
+    def applied_migrations(self) -> list[AppliedMigration]:
+        rows = self._read(
             lambda c: c.execute(
                 "SELECT version, name FROM schema_migrations ORDER BY version"
             ).fetchall()
         )
+        return [AppliedMigration(*r) for r in rows]
 
     def close(self) -> None:
         self.conn.close()
@@ -370,14 +410,17 @@ class Store:
         rows = self._read(lambda c: c.execute(_ROW_SELECT).fetchall())
         return {values[0]: _row(values) for values in rows}
 
-    def queue_rows(self) -> list[tuple]:
-        """(card_id, state, due, last_review, stability, suspended) of every scheduled or
-        suspended card: all the queue needs, without touching the review log."""
-        return self._read(
+    def queue_rows(self) -> list[QueueRow]:
+        """Every scheduled or suspended card: all the queue needs, without the review log."""
+        rows = self._read(
             lambda c: c.execute(
                 "SELECT card_id, state, due, last_review, stability, suspended FROM card_state"
             ).fetchall()
         )
+        return [
+            QueueRow(i, None if st is None else State(st), due, last, stab, bool(susp))
+            for i, st, due, last, stab, susp in rows
+        ]
 
     def card_ids(self) -> set[str]:
         return {
@@ -447,7 +490,7 @@ class Store:
         return Review(
             review_id,
             card_id,
-            int(rating),
+            Rating(rating),
             iso(reviewed_at),
             duration_ms,
             before,
@@ -501,7 +544,7 @@ class Store:
             Review(
                 rid,
                 cid,
-                rating,
+                Rating(rating),
                 at,
                 ms,
                 CardRow.from_json(cid, before) if before else None,
@@ -520,7 +563,8 @@ class Store:
         new, reviews, total = self._read(
             lambda c: c.execute(
                 "SELECT coalesce(sum(before IS NULL OR json_extract(before, '$.state') IS NULL), 0), "
-                "coalesce(sum(json_extract(before, '$.state') = 2), 0), count(*) "
+                f"coalesce(sum(json_extract(before, '$.state') = {State.Review.value}), 0), "
+                "count(*) "
                 "FROM review_log WHERE reviewed_at >= ? AND cram = 0",
                 (iso(day_start),),
             ).fetchone()
@@ -537,33 +581,36 @@ class Store:
         )
         return [r[0] for r in rows]
 
-    def reviews_per_minute(self) -> list[tuple[str, int]]:
-        """(UTC minute 'YYYY-MM-DDTHH:MM', reviews) over the whole log, cram included."""
-        return self._read(
+    def reviews_per_minute(self) -> list[MinuteCount]:
+        """Reviews per UTC minute over the whole log, cram included."""
+        rows = self._read(
             lambda c: c.execute(
                 "SELECT substr(reviewed_at, 1, 16), count(*) FROM review_log GROUP BY 1"
             ).fetchall()
         )
+        return [MinuteCount(*r) for r in rows]
 
-    def review_state_grades(self) -> list[tuple[str, int, str, str, str]]:
-        """(card id, rating, reviewed_at, due before, last review before) of every non-cram
-        grade of a card that was in the review state, oldest first (true retention)."""
-        return self._read(
+    def review_state_grades(self) -> list[ReviewStateGrade]:
+        """Every non-cram grade of a card that was in the review state, oldest first."""
+        rows = self._read(
             lambda c: c.execute(
                 "SELECT card_id, rating, reviewed_at, json_extract(before, '$.due'), "
                 "json_extract(before, '$.last_review') FROM review_log "
-                "WHERE cram = 0 AND json_extract(before, '$.state') = 2 ORDER BY id"
+                f"WHERE cram = 0 AND json_extract(before, '$.state') = {State.Review.value} "
+                "ORDER BY id"
             ).fetchall()
         )
+        return [ReviewStateGrade(c, Rating(r), at, due, last) for c, r, at, due, last in rows]
 
-    def again_by_card(self) -> list[tuple[str, int, int]]:
-        """(card id, non-cram grades, of which Again) per card."""
-        return self._read(
+    def again_by_card(self) -> list[CardAgain]:
+        """Per card, its non-cram grades and how many of them were Again."""
+        rows = self._read(
             lambda c: c.execute(
-                "SELECT card_id, count(*), sum(rating = 1) FROM review_log "
+                f"SELECT card_id, count(*), sum(rating = {Rating.Again.value}) FROM review_log "
                 "WHERE cram = 0 GROUP BY card_id"
             ).fetchall()
         )
+        return [CardAgain(*r) for r in rows]
 
     # -- control: suspend, reset -------------------------------------------------------
 
@@ -630,9 +677,29 @@ class Store:
                 result.extra[key] = value
         return result
 
-    def save_settings(self, **values: Any) -> None:
+    def save_settings(
+        self,
+        *,
+        desired_retention: float | None = None,
+        rollover_hour: int | None = None,
+        new_per_day: int | None = None,
+        reviews_per_day: int | None = None,
+        parameters: list[float] | None = None,
+        optimized_at: str | None = None,
+    ) -> None:
+        """Store the settings given (None: leave as stored), in one transaction."""
+        values = {
+            "desired_retention": desired_retention,
+            "rollover_hour": rollover_hour,
+            "new_per_day": new_per_day,
+            "reviews_per_day": reviews_per_day,
+            "parameters": parameters,
+            "optimized_at": optimized_at,
+        }
         with self._write() as conn:
             for key, value in values.items():
+                if value is None:
+                    continue
                 conn.execute(
                     "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
                     (key, json.dumps(value)),

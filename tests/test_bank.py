@@ -141,7 +141,8 @@ def test_topic_must_match_file_name_and_kind_fields_belong_to_their_kind(tmp_pat
 def test_strict_requires_sources(tmp_path):
     (tmp_path / "nosrc.yaml").write_text(
         "format_version: 1\ntopic: nosrc\ntitle: T\ncards:\n"
-        "  - id: no-src\n    kind: recall\n    question: Q?\n    answer: A.\n    explanation: E.\n",
+        "  - id: no-src\n    kind: recall\n    question: Q?\n    answer: A.\n    explanation: E.\n"
+        "    proof: dropout\n",  # a proof, so that the missing sources are the only issue
         encoding="utf-8",
     )
     bank = load_bank([tmp_path], include_builtin=False)
@@ -151,6 +152,22 @@ def test_strict_requires_sources(tmp_path):
     assert str(caught.value.issues[0]).endswith(
         "nosrc.yaml:5:5: no-src: no sources: cite a paper section or an official docs page"
     )
+
+
+def test_strict_requires_a_proof_in_every_topic_at_the_topic_key(tmp_path):
+    (tmp_path / "noproof.yaml").write_text(
+        "format_version: 1\ntopic: noproof\ntitle: T\ncards:\n"
+        "  - id: no-proof\n    kind: recall\n    question: Q?\n    answer: A.\n"
+        "    explanation: E.\n    sources: [S]\n",
+        encoding="utf-8",
+    )
+    load_bank([tmp_path], include_builtin=False)  # not strict: fine
+    with pytest.raises(BankError) as caught:
+        load_bank([tmp_path], include_builtin=False, strict=True)
+    messages = [str(i) for i in caught.value.issues]
+    assert any(
+        m.endswith("noproof.yaml:2:8: -: topic 'noproof' has no card with a proof") for m in messages
+    ), messages
 
 
 def test_a_bank_never_runs_code(tmp_path):

@@ -25,9 +25,9 @@ from quizcnn.drill import (
     ProofRequested,
     Revealed,
     Undone,
-    parse_number,
 )
 from quizcnn.generators import draw
+from quizcnn.grading import parse_number
 from quizcnn.store import open_store
 
 FIXTURE_BANK = Path(__file__).parent / "fixtures" / "drillbank"

@@ -33,7 +33,7 @@ from quizcnn.schedule import (
     retrievability,
     to_fsrs,
 )
-from quizcnn.store import CardRow, iso, open_store
+from quizcnn.store import CardRow, QueueRow, iso, open_store
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
@@ -216,8 +216,10 @@ def test_clock_from_env_is_fixed_when_quizcnn_now_is_set():
 # -- the queue ------------------------------------------------------------------------------
 
 
-def _rows(*rows: CardRow) -> list[tuple]:
-    return [(r.card_id, r.state, r.due, r.last_review, r.stability, r.suspended) for r in rows]
+def _rows(*rows: CardRow) -> list[QueueRow]:
+    return [
+        QueueRow(r.card_id, r.state, r.due, r.last_review, r.stability, r.suspended) for r in rows
+    ]
 
 
 def test_queue_order_learning_then_reviews_by_retrievability_then_new_in_bank_order():

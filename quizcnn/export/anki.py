@@ -194,9 +194,9 @@ def build_notes(
     now: int,
 ) -> tuple[list[TimedNote], dict[str, bytes]]:
     """Cards in bank order -> genanki notes (due = position) and the media they cite."""
-    from quizcnn.proofs import available
+    from quizcnn.proofs import proof_titles
 
-    titles = {name: info.title for name, info in available().items()}
+    titles = proof_titles()
     rendered = {name: proof_result_html(r) for name, r in (proof_results or {}).items()}
     media: dict[str, bytes] = {}
     notes = []

@@ -60,9 +60,9 @@ def header_lines() -> list[str]:
 
 def tsv_text(bank: Bank, topics: Sequence[str] = ()) -> tuple[str, int]:
     """The whole file as text, and how many notes it holds."""
-    from quizcnn.proofs import available
+    from quizcnn.proofs import proof_titles
 
-    titles = {name: info.title for name, info in available().items()}
+    titles = proof_titles()
     buffer = io.StringIO()
     for line in header_lines():
         buffer.write(line + "\n")

@@ -1,0 +1,78 @@
+"""The study settings a user may change: their keys, types, bounds and help, in one place.
+
+``quizcnn settings KEY VALUE`` parses the text here, and the store keeps the
+value; everything that reads a setting reads ``StudySettings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from quizcnn.store import Store, StudySettings
+
+
+class SettingError(ValueError):
+    """An unknown setting, or a value it cannot take; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: type  # int or float
+    low: float
+    high: float
+    help: str
+
+    def parse(self, text: str) -> Any:
+        try:
+            value = self.type(text)
+        except ValueError:
+            raise SettingError(f"{self.key} must be a number, not {text!r}") from None
+        if not self.low <= value <= self.high:
+            raise SettingError(
+                f"{self.key} must be between {self.low} and {self.high} ({self.help})"
+            )
+        return value
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting(
+            "desired_retention",
+            float,
+            0.7,
+            0.99,
+            "target recall probability at review time (0.70-0.99)",
+        ),
+        Setting("rollover_hour", int, 0, 23, "local hour the study day starts (0-23)"),
+        Setting("new_per_day", int, 0, 100_000, "new cards per day"),
+        Setting("reviews_per_day", int, 0, 100_000, "reviews + new cards per day"),
+    )
+}
+
+
+def setting(key: str) -> Setting:
+    try:
+        return SETTINGS[key]
+    except KeyError:
+        raise SettingError(f"unknown setting {key!r}: use one of {', '.join(SETTINGS)}") from None
+
+
+def change(store: Store, key: str, text: str | None) -> StudySettings:
+    """Parse and store one setting; the settings as they now are."""
+    spec = setting(key)
+    if text is None:
+        raise SettingError(f"give a value for {key} ({spec.help})")
+    store.save_settings(**{key: spec.parse(text)})
+    return store.settings()
+
+
+def shown(current: StudySettings) -> dict[str, Any]:
+    """The settings as `quizcnn settings` lists them."""
+    values: dict[str, Any] = {key: getattr(current, key) for key in SETTINGS}
+    values["fsrs parameters"] = (
+        f"fitted {current.optimized_at}" if current.parameters else "FSRS-6 defaults"
+    )
+    return values
