@@ -21,7 +21,8 @@ from pathlib import Path
 
 import genanki
 
-from quizcnn.bank import Bank, Card, Topic
+from quizcnn.bank import Bank, Card, Kind, Topic
+from quizcnn.bibliography import Source, Work
 from quizcnn.export.anki import export_anki
 from quizcnn.export.fields import FIELDS, guid, note_content, proof_reference_html
 from quizcnn.proofs import available
@@ -40,6 +41,22 @@ so the statistics have shape \\( (C,) \\), and `running_mean` follows
 y = (x - x.mean((0, 2, 3), keepdim=True)) / (x.var((0, 2, 3), keepdim=True) + eps) ** 0.5
 ```
 """
+
+
+SOURCES = (
+    Source.cite(
+        Work(
+            "ioffe2015-batchnorm",
+            "paper",
+            "Ioffe & Szegedy",
+            "Batch Normalization",
+            2015,
+            arxiv="1502.03167",
+        ),
+        "§3",
+    ),
+    Source.plain("https://pytorch.org/docs/"),
+)
 
 
 def synthetic_bank(n_cards: int) -> Bank:
@@ -65,14 +82,14 @@ def _card(topic: str, k: int, proofs: list[str]) -> Card:
         answer=f"Answer {k}: per channel over (N, H, W); \\( \\mu_c \\) has shape (C,).",
         explanation=EXPLANATION,
         proof=proofs[k % len(proofs)],
-        sources=("Ioffe & Szegedy 2015 (arXiv:1502.03167), §3", "https://pytorch.org/docs/"),
+        sources=SOURCES,
         tags=("normalization", f"group-{k % 7}"),
     )
     if k % 3 == 1:
-        return Card(kind="choice", choices=("64", "128", "256"), correct="128", **common)
+        return Card(kind=Kind.CHOICE, choices=("64", "128", "256"), correct="128", **common)
     if k % 3 == 2:
-        return Card(kind="numeric", value=0.1 * k, tolerance=0.01, unit="px", **common)
-    return Card(kind="recall", **common)
+        return Card(kind=Kind.NUMERIC, value=0.1 * k, tolerance=0.01, unit="px", **common)
+    return Card(kind=Kind.RECALL, **common)
 
 
 def time_export(bank: Bank, folder: Path, repeat: int) -> tuple[float, float]:

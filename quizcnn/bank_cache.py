@@ -12,12 +12,12 @@ pickle, so a cache file never runs code.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from quizcnn import __version__
+from quizcnn.atomic import write_atomic
 from quizcnn.bank import Bank, BankIssue, Card, Kind, Point, Topic, bank_dirs, load_bank
 from quizcnn.bibliography import Source
 from quizcnn.paths import cache_home
@@ -80,9 +80,8 @@ def _write(key: list, bank: Bank) -> None:
     path = cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"key": key, "bank": _bank_to_json(bank)}), "utf-8")
-        os.replace(partial, path)  # atomic: a concurrent reader sees old or new, never half
+        # atomic: a concurrent reader sees old or new, never half
+        write_atomic(path, json.dumps({"key": key, "bank": _bank_to_json(bank)}))
     except OSError:
         pass  # a read-only or full disk costs speed, never the drill
 

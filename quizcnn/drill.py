@@ -30,9 +30,8 @@ from fsrs import Rating, State
 
 from quizcnn import grading
 from quizcnn.bank import Card, Kind
-from quizcnn.grading import Expected, Verdict
+from quizcnn.grading import RATING_NAMES, Expected, Verdict
 from quizcnn.schedule import (
-    RATING_NAMES,
     STATE_NAMES,
     Queue,
     apply_rating,

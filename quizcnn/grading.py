@@ -18,6 +18,13 @@ from fsrs import Rating
 from quizcnn.bank import Card, Kind
 
 CHOICE_LETTERS = "abcdefghij"
+# The one table of rating names, for every screen, log and report.
+RATING_NAMES = {
+    Rating.Again: "Again",
+    Rating.Hard: "Hard",
+    Rating.Good: "Good",
+    Rating.Easy: "Easy",
+}
 
 
 def choice_letters(card: Card) -> str:

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from quizcnn.bank import Bank, BankIssue, Card
+from quizcnn.bank import Bank, BankIssue, Card, Kind
+from quizcnn.grading import RATING_NAMES, choice_letters, correct_letter
 from quizcnn.mathtext import latex_to_unicode
 from quizcnn.results import ProofResult, Series, describe_expected, format_measured
 from quizcnn.results import Table as ProofTable
@@ -141,12 +142,12 @@ def explain_cards(
         console.print()
         console.print(f"[bold cyan]{escape(card.id)}[/] [dim]({card.kind})[/]", highlight=False)
         console.print(f"[bold]Q:[/] {escape(card.question)}", highlight=False)
-        for letter, choice in zip("abcdefgh", card.choices, strict=False):
+        for letter, choice in zip(choice_letters(card), card.choices, strict=True):
             mark = " [green]✓[/]" if choice == card.correct else ""
             console.print(f"   {letter}) {escape(choice)}{mark}", highlight=False)
-        if card.kind == "numeric" and card.generator:
+        if card.kind is Kind.NUMERIC and card.generator:
             console.print(f"[dim]numbers drawn at review time ({card.generator})[/]")
-        elif card.kind == "numeric" and card.value is not None:
+        elif card.kind is Kind.NUMERIC and card.value is not None:
             unit = f" {card.unit}" if card.unit else ""
             console.print(
                 f"[bold]Value:[/] {card.value:g}{unit} (± {card.tolerance or 0:g})", highlight=False
@@ -379,7 +380,7 @@ def export_tsv_summary(console: Console, path, notes: int) -> None:
 
 # -- drill ---------------------------------------------------------------------
 
-GRADE_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
+GRADE_NAMES = RATING_NAMES
 GRADE_COLOURS = {1: "red", 2: "yellow", 3: "green", 4: "cyan"}
 
 
@@ -412,9 +413,9 @@ def drill_card(console: Console, shown, counts: tuple[int, int, int], cram: bool
 
     card = shown.card
     body = escape(inline_math(shown.question))
-    for letter, choice in zip("abcdefghij", card.choices, strict=False):
+    for letter, choice in zip(choice_letters(card), card.choices, strict=True):
         body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
-    if card.kind == "numeric" and shown.unit:
+    if card.kind is Kind.NUMERIC and shown.unit:
         body += f"\n[dim](answer in {escape(shown.unit)})[/]"
     learning, review, new = counts
     left = f"cram: {review} left" if cram else f"learning {learning} · review {review} · new {new}"
@@ -444,12 +445,10 @@ def drill_reveal(console: Console, shown) -> None:
     """The answer beside what was typed, the verdict of a checked answer, then the grades."""
     card = shown.card
     answer = escape(inline_math(card.answer))
-    if card.kind == "choice":
-        letter = (
-            "abcdefghij"[card.choices.index(card.correct)] if card.correct in card.choices else "?"
-        )
+    if card.kind is Kind.CHOICE:
+        letter = correct_letter(card) or "?"
         answer = f"[bold]{letter}) {escape(inline_math(card.correct or ''))}[/]\n{answer}"
-    elif card.kind == "numeric" and shown.value is not None:
+    elif card.kind is Kind.NUMERIC and shown.value is not None:
         unit = f" {escape(shown.unit)}" if shown.unit else ""
         tolerance = f" ± {shown.tolerance:g}" if shown.tolerance else ""
         answer = f"[bold]{shown.value:g}{unit}{tolerance}[/]\n{answer}"

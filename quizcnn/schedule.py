@@ -29,13 +29,6 @@ from fsrs.scheduler import DEFAULT_PARAMETERS
 from quizcnn.store import CardRow, QueueRow, StudySettings, TodayCounts, iso, parse_time
 
 RATINGS = (Rating.Again, Rating.Hard, Rating.Good, Rating.Easy)
-# The one table of rating names, for every screen, log and report.
-RATING_NAMES = {
-    Rating.Again: "Again",
-    Rating.Hard: "Hard",
-    Rating.Good: "Good",
-    Rating.Easy: "Easy",
-}
 STATE_NAMES = {
     None: "new",
     State.Learning: "learning",

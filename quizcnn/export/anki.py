@@ -15,7 +15,6 @@ How a re-import stays clean, in Anki's own terms:
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import genanki
 
+from quizcnn.atomic import atomic_path
 from quizcnn.bank import Bank, Card
 from quizcnn.export.fields import (
     FIELDS,
@@ -37,7 +37,7 @@ from quizcnn.export.fields import (
     proof_reference_html,
 )
 from quizcnn.export.proof_html import proof_result_html
-from quizcnn.export.state import ExportError, ExportState, content_hash, publish
+from quizcnn.export.state import ExportError, ExportState, content_hash
 from quizcnn.results import ProofResult
 
 MODEL_ID = 1_607_392_385  # hard-coded forever: Anki knows the note type by this id
@@ -273,11 +273,5 @@ def _write_package(
             path = Path(scratch) / name
             path.write_bytes(data)
             paths.append(str(path))
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".apkg.tmp", dir=out.parent)
-        os.close(fd)
-        try:
-            genanki.Package(decks, media_files=paths).write_to_file(tmp, timestamp=timestamp)
-            publish(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(out, suffix=".apkg.tmp") as tmp:
+            genanki.Package(decks, media_files=paths).write_to_file(str(tmp), timestamp=timestamp)

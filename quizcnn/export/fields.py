@@ -12,8 +12,9 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from quizcnn.bank import Card, Topic
+from quizcnn.bank import Card, Kind, Topic
 from quizcnn.export.html import attr, escape, inline_html, markdown_html, source_html
+from quizcnn.grading import correct_letter, expected
 
 NOTETYPE_NAME = "quizcnn"
 FIELDS = ("Front", "Back", "Explanation", "Proof", "Sources", "Id")  # frozen: never change
@@ -74,15 +75,15 @@ def note_content(card: Card, topic: Topic, proof_html: str) -> NoteContent:
 
 def front_html(card: Card) -> str:
     parts = [f'<div class="qz-question">{inline_html(card.question)}</div>']
-    if card.kind == "choice":
+    if card.kind is Kind.CHOICE:
         options = "".join(f"<li>{inline_html(c)}</li>" for c in card.choices)
         parts.append(f'<ol class="qz-choices" type="a">{options}</ol>')
-    elif card.kind == "numeric" and card.generator:
+    elif card.kind is Kind.NUMERIC and card.generator:
         parts.append(
             '<div class="qz-hint">Recall the formula. (In quizcnn this card draws fresh '
             "numbers at every review; the back works one example.)</div>"
         )
-    elif card.kind == "numeric":
+    elif card.kind is Kind.NUMERIC:
         unit = f" in {escape(card.unit)}" if card.unit else ""
         tolerance = card.tolerance or 0.0
         within = f", within ± {_number(tolerance)}" if tolerance else " (exact)"
@@ -92,13 +93,11 @@ def front_html(card: Card) -> str:
 
 def back_html(card: Card) -> str:
     parts = []
-    if card.kind == "choice" and card.correct is not None:
-        letter = (
-            "abcdefghij"[card.choices.index(card.correct)] if card.correct in card.choices else ""
-        )
+    if card.kind is Kind.CHOICE and card.correct is not None:
+        letter = correct_letter(card)
         label = f"{letter}) " if letter else ""
         parts.append(f'<div class="qz-correct">{label}{inline_html(card.correct)}</div>')
-    elif card.kind == "numeric" and card.generator is None and card.value is not None:
+    elif card.kind is Kind.NUMERIC and card.generator is None and card.value is not None:
         unit = f" {escape(card.unit)}" if card.unit else ""
         tolerance = card.tolerance or 0.0
         within = f" (± {_number(tolerance)})" if tolerance else " (exact)"
@@ -107,17 +106,14 @@ def back_html(card: Card) -> str:
             f'<span class="qz-muted">{within.strip()}</span></div>'
         )
     parts.append(f'<div class="qz-answer">{inline_html(card.answer)}</div>')
-    if card.kind == "numeric" and card.generator:
+    if card.kind is Kind.NUMERIC and card.generator:
         parts.append(worked_example_html(card))
     return "".join(parts)
 
 
 def worked_example_html(card: Card) -> str:
     """One drawn instance, seeded by the card id: the same example at every export."""
-    from quizcnn.generators import draw
-
-    assert card.generator is not None
-    drawn = draw(card.generator, random.Random(f"quizcnn-export:{card.id}"))
+    drawn = expected(card, random.Random(f"quizcnn-export:{card.id}"))
     unit = f" {escape(drawn.unit)}" if drawn.unit else ""
     return (
         '<div class="qz-example"><div class="qz-label">Worked example</div>'

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quizcnn.atomic import write_atomic
 from quizcnn.paths import data_home
 
 STATE_FILE = "export_state.json"
@@ -91,21 +90,6 @@ class ExportState:
         """Write atomically: a crash leaves the old file or the new one, never half."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"version": STATE_VERSION, "notes": dict(sorted(self.entries.items()))}
-        fd, tmp = tempfile.mkstemp(prefix=".export_state-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                # one line: json's C encoder only runs without indent (10,000 notes)
-                handle.write(json.dumps(payload, sort_keys=True, separators=(",", ":")))
-                handle.flush()
-                os.fsync(handle.fileno())
-            publish(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def publish(tmp: str | Path, out: Path) -> None:
-    """Move a finished temporary file over ``out`` in one step, readable like a normal
-    file (mkstemp creates it private to the user)."""
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+        # one line: json's C encoder only runs without indent (10,000 notes)
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        write_atomic(self.path, text, durable=True)

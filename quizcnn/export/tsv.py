@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from quizcnn.atomic import write_atomic
 from quizcnn.bank import Bank
 from quizcnn.export.fields import FIELDS, NOTETYPE_NAME, guid, note_content, proof_reference_html
-from quizcnn.export.state import ExportError, publish
+from quizcnn.export.state import ExportError
 
 # Columns, 1-based as the headers count them. The note type comes first: a line
 # that starts with "#" is a comment to Anki, and a GUID can start with "#"
@@ -82,12 +81,5 @@ def export_tsv(bank: Bank, out: Path, *, topics: Sequence[str] = ()) -> TsvExpor
     if not out.parent.is_dir():
         raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
     text, count = tsv_text(bank, topics)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        publish(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(out, text)
     return TsvExport(out, count)
