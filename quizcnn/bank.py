@@ -479,7 +479,7 @@ class _Checker:
         id_node = self._value_of(node, "id")
         card_id = "-"
         if isinstance(id_node, yaml.ScalarNode) and isinstance(id_node.value, str):
-            card_id = id_node.value.strip() or "-"
+            card_id = _shown_id(id_node.value)
         fields = self.mapping(node, card_id, CARD_KEYS, "card")
         values: dict[str, Any] = {}
         for key in REQUIRED_CARD_KEYS:
@@ -784,6 +784,15 @@ class _Checker:
             else:
                 good.append(item)
         return good
+
+
+def _shown_id(value: str) -> str:
+    """A card id as issues name it: one token, and short (an id of a megabyte or with
+    spaces is itself the error, reported at its position)."""
+    token = "".join(value.split())
+    if not token:
+        return "-"
+    return token if len(token) <= 60 else token[:57] + "..."
 
 
 def _node_kind(node: yaml.Node) -> str:

@@ -31,10 +31,10 @@ WORK_KEYS = {"kind", "authors", "year", "title", "venue", "arxiv", "url", "chapt
 _PART = (
     r"(§\d+(\.\d+)*"
     r"|Ch\. \d+"
-    r"|Alg\. \d+"
+    r"|Alg\. \d+(\.\d+)*"
     r"|Eqs?\. \(?\d+(\.\d+)?\)?([–-]\(?\d+(\.\d+)?\)?)?"
-    r"|Tables? \d+[a-z]?([–-]\d+[a-z]?)?"
-    r"|Figs?\. \d+[a-z]?([–-]\d+[a-z]?)?"
+    r"|Tables? \d+(\.\d+)?[a-z]?([–-]\d+(\.\d+)?[a-z]?)?"
+    r"|Figs?\. \d+(\.\d+)?[a-z]?([–-]\d+(\.\d+)?[a-z]?)?"
     r"|pp?\. \d+([–-]\d+)?"
     r"|Appendix [A-Z](\.\d+)*"
     r"|Def\. \d+(\.\d+)*"

@@ -50,12 +50,28 @@ def _in_channels(layer: nn.Module) -> int:
 
 
 def test_every_generator_is_registered_and_draws_a_complete_card():
-    assert set(GENERATORS) == {"conv_output_size", "conv_params", "conv_macs", "receptive_field"}
+    # the convolution module's four; each topic's module registers its own beside them
+    from quizcnn.generators import conv
+
+    assert set(conv.GENERATORS) == {
+        "conv_output_size",
+        "conv_params",
+        "conv_macs",
+        "receptive_field",
+    }
+    assert set(conv.GENERATORS) <= set(GENERATORS)
     for name in GENERATORS:
         drawn = draw(name, random.Random(0))
         assert drawn.question.endswith("?") or "Answer in" in drawn.question
         assert drawn.tolerance >= 0
         assert drawn.working
+
+
+def test_every_generator_is_used_by_a_shipped_card():
+    from quizcnn.bank import load_bank
+
+    used = {card.generator for card in load_bank().cards if card.generator}
+    assert set(GENERATORS) - used == set()
 
 
 def test_same_seed_same_question_other_seed_other_numbers():
