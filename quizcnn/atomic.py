@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,8 @@ def atomic_path(out: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A scratch path beside ``out`` for the body to fill; when the body succeeds it
     replaces ``out`` in one rename, readable like a normal file (mkstemp makes it
     private), and when the body fails it is removed and ``out`` is untouched."""
+    import tempfile  # only when something is written
+
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", suffix=suffix, dir=out.parent)
     os.close(fd)
     try:

@@ -27,7 +27,13 @@ CACHE_FORMAT = 2  # 2: sources are citations
 GENERATOR_FILES = tuple(
     f"generators/{p.name}" for p in sorted((Path(__file__).parent / "generators").glob("*.py"))
 )
-_VALIDATOR_FILES = ("bank.py", "bibliography.py", "bank_cache.py", *GENERATOR_FILES)
+_VALIDATOR_FILES = (
+    "bank.py",
+    "bank_check.py",
+    "bibliography.py",
+    "bank_cache.py",
+    *GENERATOR_FILES,
+)
 _TUPLE_FIELDS = {f.name for f in fields(Card) if str(f.type).startswith("tuple")}
 
 
@@ -98,7 +104,8 @@ def _bank_to_json(bank: Bank) -> dict:
 
 
 def _bank_from_json(data: dict) -> Bank:
-    cards = [_card_from_json(c) for c in data["cards"]]
+    paths: dict[str, Path] = {}
+    cards = [_card_from_json(c, paths) for c in data["cards"]]
     by_id = {c.id: c for c in cards}
     topics = {}
     for t in data["topics"]:
@@ -113,10 +120,12 @@ def _bank_from_json(data: dict) -> Bank:
     return Bank(topics, cards, warnings)
 
 
-def _card_from_json(raw: dict) -> Card:
-    values = {k: tuple(v) if k in _TUPLE_FIELDS else v for k, v in raw.items()}
-    values["path"] = Path(values["path"])
-    values["kind"] = Kind(values["kind"])
-    values["sources"] = tuple(Source(**s) for s in values["sources"])
-    values["points"] = tuple(Point(p["text"], tuple(p["terms"])) for p in values["points"])
-    return Card(**values)
+def _card_from_json(raw: dict, paths: dict[str, Path]) -> Card:
+    for key in _TUPLE_FIELDS:
+        raw[key] = tuple(raw[key])
+    path = raw["path"]
+    raw["path"] = paths.get(path) or paths.setdefault(path, Path(path))  # one Path per file
+    raw["kind"] = Kind(raw["kind"])
+    raw["sources"] = tuple(Source(**s) for s in raw["sources"])
+    raw["points"] = tuple(Point(p["text"], tuple(p["terms"])) for p in raw["points"])
+    return Card(**raw)

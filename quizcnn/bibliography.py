@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:  # the node types; YAML itself is imported only when a file is parsed
+    import yaml
 
-BIBLIOGRAPHY_FILE = "bibliography.yaml"
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 ARXIV_RE = re.compile(r"^\d{4}\.\d{4,5}$|^[a-z-]+(\.[A-Z]{2})?/\d{7}$")
 WORK_KINDS = ("paper", "book", "docs")
@@ -124,11 +124,13 @@ def locator_problem(work: Work, locator: str) -> str | None:
     return None
 
 
-Problem = tuple[yaml.Node | None, str, str]  # node, key, message
+Problem = tuple["yaml.Node | None", str, str]  # node, key, message
 
 
 def parse_works(root: yaml.Node | None, construct) -> tuple[dict[str, Work], list[Problem]]:
     """Every work of a bibliography node tree (a mapping of key -> entry), and the problems."""
+    import yaml
+
     works: dict[str, Work] = {}
     problems: list[Problem] = []
     if not isinstance(root, yaml.MappingNode):
@@ -151,6 +153,8 @@ def parse_works(root: yaml.Node | None, construct) -> tuple[dict[str, Work], lis
 
 
 def _parse_work(key: str, node: yaml.Node, construct) -> tuple[Work | None, list[Problem]]:
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         return None, [(node, key, "a work must be a mapping with authors, year, title and a link")]
     problems: list[Problem] = []
@@ -205,6 +209,8 @@ def _parse_work(key: str, node: yaml.Node, construct) -> tuple[Work | None, list
 
 
 def _value(k: str, node: yaml.Node, construct, key: str, problems: list[Problem]) -> Any:
+    import yaml
+
     if k == "chapters":
         return _chapters(node, construct, key, problems)
     if not isinstance(node, yaml.ScalarNode):
@@ -225,6 +231,8 @@ def _value(k: str, node: yaml.Node, construct, key: str, problems: list[Problem]
 
 
 def _chapters(node: yaml.Node, construct, key: str, problems: list[Problem]) -> dict[int, str]:
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         problems.append((node, key, "chapters must be a mapping of chapter numbers to URLs"))
         return {}

@@ -25,7 +25,7 @@ from quizcnn import __version__, render
 from quizcnn.bank import Bank, BankError, UnknownName, bank_dirs, load_bank
 from quizcnn.bank_cache import load_bank_cached
 
-app = typer.Typer(
+APP_SETTINGS = dict(
     name="quizcnn",
     help="Deep-learning interview drills with spaced repetition and runnable PyTorch proofs.",
     no_args_is_help=True,
@@ -33,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+app = typer.Typer(**APP_SETTINGS)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -733,10 +734,51 @@ def _report_removed_ids(bank: Bank) -> None:
     render.removed_ids(console, ids, store.path)
 
 
+GLOBAL_OPTIONS_WITH_VALUE = ("--bank",)
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app holding only the command being run. typer turns every registered
+    command into a click command at start (a fifth of the drill's start); one
+    command needs only its own. Help, --version, a group (proofs, export) or an
+    unknown name get the whole app, so their output is unchanged."""
+    command = _command_name(argv[1:])
+    for info in app.registered_commands:
+        if command is not None and command == _registered_name(info):
+            lean = typer.Typer(**APP_SETTINGS)
+            lean.registered_callback = app.registered_callback
+            lean.registered_commands = [info]
+            return lean
+    return app
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The first word after the global options, or None if an option comes first."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in GLOBAL_OPTIONS_WITH_VALUE:
+            skip = True
+        elif arg == "--no-builtin" or arg.startswith(
+            tuple(f"{o}=" for o in GLOBAL_OPTIONS_WITH_VALUE)
+        ):
+            continue
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg
+    return None
+
+
+def _registered_name(info) -> str:
+    return info.name or info.callback.__name__.replace("_", "-")
+
+
 def main() -> None:
     """Console-script entry: a user sees one line for any failure, never a traceback."""
     try:
-        app()
+        app_for(sys.argv)()
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
+BIBLIOGRAPHY_FILE = "bibliography.yaml"  # beside the topic files of a bank folder
 
 
 def _shipped(name: str) -> Path:
@@ -59,3 +60,9 @@ def user_bank_dirs() -> list[Path]:
     """QUIZCNN_BANK: extra topic folders, separated like PATH."""
     raw = os.environ.get("QUIZCNN_BANK", "")
     return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def topic_files(directory: Path) -> list[Path]:
+    """The topic files of a bank folder: every YAML file but the bibliography."""
+    files = [*directory.glob("*.yaml"), *directory.glob("*.yml")]
+    return sorted(p for p in files if p.name != BIBLIOGRAPHY_FILE)

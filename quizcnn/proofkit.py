@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from quizcnn.results import (
+    DEFAULT_SEED,
     Claim,
     ProofResult,
     Series,
@@ -32,7 +33,6 @@ from quizcnn.results import (
 # One CPU thread: the same reduction order on every machine, so the same
 # numbers; the proofs are small enough that more threads buy nothing.
 CPU_THREADS = 1
-DEFAULT_SEED = 0
 
 
 class Proof:

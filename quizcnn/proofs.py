@@ -7,16 +7,13 @@ but never supply code. torch is imported only when a proof actually runs.
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from quizcnn.paths import demos_dir
-from quizcnn.proofkit import DEFAULT_SEED, execute
-from quizcnn.results import ProofResult
+from quizcnn.results import DEFAULT_SEED, ProofResult
 from quizcnn.suggest import did_you_mean
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -72,6 +69,8 @@ def check_names(names: Iterable[str], directory: Path | None = None) -> None:
 
 
 def _docstring_title(path: Path) -> str:
+    import ast
+
     try:
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
     except (SyntaxError, UnicodeDecodeError):
@@ -81,6 +80,8 @@ def _docstring_title(path: Path) -> str:
 
 def load_run(info: ProofInfo) -> Callable:
     """Import a proof's module from its file and return its ``run`` function."""
+    import importlib.util
+
     spec = importlib.util.spec_from_file_location(f"quizcnn_demo_{info.name}", info.path)
     if spec is None or spec.loader is None:
         raise ProofError(f"{info.path}: cannot be loaded as a Python module")
@@ -102,6 +103,8 @@ def run_proof(
     directory: Path | None = None,
 ) -> ProofResult:
     """Run one proof by name on an already-resolved device."""
+    from quizcnn.proofkit import execute  # torch is imported by the proof, from here on
+
     proofs = available(directory)
     if name not in proofs:
         raise ProofError(f"no proof named {name!r} in {directory or demos_dir()}")

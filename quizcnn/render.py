@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from quizcnn.bank import Bank, BankIssue, Card, Kind
 from quizcnn.grading import RATING_NAMES, choice_letters, correct_letter
@@ -27,6 +26,15 @@ if TYPE_CHECKING:
     # until a user asks for an explanation or a proof
     from rich.markdown import Markdown
     from rich.progress import Progress
+    from rich.table import Table
+
+
+def new_table(*args, **kwargs) -> Table:
+    """rich's Table, imported at the first table drawn: the first card of a drill
+    is a panel, so the drill starts without it (~10 ms with its imports)."""
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
 
 
 def error_line(console: Console, message: str) -> None:
@@ -46,7 +54,7 @@ def check_summary(console: Console, bank: Bank, proofs_available: set[str], stri
     kinds = Counter(card.kind for card in bank.cards)
     cited = Counter(card.proof for card in bank.cards if card.proof)
     without = [card.id for card in bank.cards if not card.proof]
-    table = Table(title="quizcnn check", show_header=False, box=None, pad_edge=False)
+    table = new_table(title="quizcnn check", show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("topics", str(len(bank.topics)))
@@ -68,7 +76,7 @@ def check_summary(console: Console, bank: Bank, proofs_available: set[str], stri
 
 
 def topic_list(console: Console, bank: Bank) -> None:
-    table = Table(title="Topics")
+    table = new_table(title="Topics")
     table.add_column("topic", style="bold cyan")
     table.add_column("title")
     table.add_column("aliases", style="dim")
@@ -84,7 +92,7 @@ def topic_list(console: Console, bank: Bank) -> None:
 
 
 def tag_list(console: Console, counts: dict[str, int]) -> None:
-    table = Table(title="Tags")
+    table = new_table(title="Tags")
     table.add_column("tag", style="bold cyan")
     table.add_column("cards", justify="right")
     for tag, count in counts.items():
@@ -94,7 +102,7 @@ def tag_list(console: Console, counts: dict[str, int]) -> None:
 
 
 def card_list(console: Console, title: str, cards: Sequence[Card]) -> None:
-    table = Table(title=title)
+    table = new_table(title=title)
     table.add_column("id", style="bold cyan", no_wrap=True)
     table.add_column("kind")
     table.add_column("proof", style="green")
@@ -202,7 +210,7 @@ def proof_result(console: Console, result: ProofResult) -> None:
         f"seed {result.seed}, {result.seconds:.2f} s, torch {result.torch_version})[/]",
         highlight=False,
     )
-    table = Table(show_lines=False)
+    table = new_table(show_lines=False)
     table.add_column("claim")
     table.add_column("measured", justify="right", no_wrap=True)
     table.add_column("expected", justify="right", no_wrap=True)
@@ -226,7 +234,7 @@ def proof_result(console: Console, result: ProofResult) -> None:
 
 
 def data_table(console: Console, table_data: ProofTable) -> None:
-    table = Table(title=escape(table_data.title))
+    table = new_table(title=escape(table_data.title))
     for column in table_data.columns:
         table.add_column(escape(str(column)))
     for row in table_data.rows:
@@ -292,7 +300,7 @@ def _value_text(value: float) -> str:
 
 def proofs_table(console: Console, rows: Sequence[tuple[str, str, Sequence[str]]]) -> None:
     """name | what it shows | cards citing it."""
-    table = Table(title="Proofs")
+    table = new_table(title="Proofs")
     table.add_column("proof", style="green", no_wrap=True)
     table.add_column("what it shows")
     table.add_column("cited by", style="cyan", overflow="fold")
@@ -304,7 +312,7 @@ def proofs_table(console: Console, rows: Sequence[tuple[str, str, Sequence[str]]
 
 def proofs_summary(console: Console, results: Sequence[ProofResult], device: str) -> None:
     """One row per proof, then every failing claim spelled out."""
-    table = Table(title=f"Proofs on {device}")
+    table = new_table(title=f"Proofs on {device}")
     table.add_column("proof", no_wrap=True)
     table.add_column("claims", justify="right")
     table.add_column("seconds", justify="right")
@@ -458,7 +466,7 @@ def drill_reveal(console: Console, shown) -> None:
     if shown.attempt is None:
         console.print(f"[bold]Answer[/]\n{answer}", highlight=False)
     else:
-        table = Table(show_header=True, box=None, padding=(0, 2), expand=True)
+        table = new_table(show_header=True, box=None, padding=(0, 2), expand=True)
         table.add_column("your answer" + (f"  {verdict}" if verdict else ""), ratio=1)
         table.add_column("answer", ratio=1)
         table.add_row(escape(shown.attempt), answer)
@@ -468,7 +476,7 @@ def drill_reveal(console: Console, shown) -> None:
 
 def drill_grades(console: Console, previews: dict, suggested: int | None) -> None:
     """The four grades with the interval each would set underneath, as in Anki."""
-    table = Table(show_header=False, box=None, padding=(0, 3))
+    table = new_table(show_header=False, box=None, padding=(0, 3))
     for _ in GRADE_NAMES:
         table.add_column(justify="center")
     names = []
@@ -555,7 +563,7 @@ def drill_nothing_due(console: Console, event, now) -> None:
 
 
 def drill_summary(console: Console, summary) -> None:
-    table = Table(title="session" + (" (cram)" if summary.cram else ""), show_header=False)
+    table = new_table(title="session" + (" (cram)" if summary.cram else ""), show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("reviewed", str(summary.reviewed))
@@ -580,7 +588,7 @@ def _heat_level(count: int, top: int) -> int:
 
 def stats_report(console: Console, stats) -> None:
     """Card states, a 12-week heatmap, a 30-day forecast, retention, weak topics, streak."""
-    states = Table(title="cards", show_header=True)
+    states = new_table(title="cards", show_header=True)
     for name in stats.states:
         states.add_column(name, justify="right")
     states.add_row(*[str(n) for n in stats.states.values()])
@@ -599,7 +607,7 @@ def stats_report(console: Console, stats) -> None:
         )
     stats_heatmap(console, stats.heatmap)
     stats_forecast(console, stats.forecast)
-    retention = Table(title="true retention (first review of a card per day; Again = fail)")
+    retention = new_table(title="true retention (first review of a card per day; Again = fail)")
     retention.add_column("")
     periods = list(stats.retention)
     for period in periods:
@@ -613,7 +621,7 @@ def stats_report(console: Console, stats) -> None:
         retention.add_row(label, *cells)
     console.print(retention)
     if stats.weakest:
-        weak = Table(title="weakest topics (again-rate)")
+        weak = new_table(title="weakest topics (again-rate)")
         weak.add_column("topic", style="cyan")
         weak.add_column("reviews", justify="right")
         weak.add_column("again", justify="right")
@@ -693,7 +701,7 @@ OPTIMIZE_KEPT = {
 
 
 def optimize_report(console: Console, outcome) -> None:
-    table = Table(title=f"FSRS fit on {outcome.reviews} reviews (log loss, lower is better)")
+    table = new_table(title=f"FSRS fit on {outcome.reviews} reviews (log loss, lower is better)")
     table.add_column("parameters")
     table.add_column("log loss", justify="right")
     for name, loss in outcome.losses.items():
@@ -709,7 +717,7 @@ def optimize_report(console: Console, outcome) -> None:
 
 
 def settings_table(console: Console, values: dict) -> None:
-    table = Table(title="settings", show_header=False)
+    table = new_table(title="settings", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     for key, value in values.items():

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+DEFAULT_SEED = 0  # every proof's generators start here unless --seed says otherwise
+
 
 @dataclass
 class Claim:

@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from quizcnn.bank import REQUIRED_CARD_KEYS, topic_files
-from quizcnn.bibliography import BIBLIOGRAPHY_FILE
 from quizcnn.cli import app
-from quizcnn.paths import questions_dir
+from quizcnn.paths import BIBLIOGRAPHY_FILE, questions_dir
 
 TOPIC_FILES = topic_files(questions_dir())
 POSITIONED = re.compile(r"^\S+\.ya?ml:\d+:\d+: \S+: .+$", re.MULTILINE)

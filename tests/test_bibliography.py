@@ -11,9 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 from quizcnn.bank import load_bank
-from quizcnn.bibliography import BIBLIOGRAPHY_FILE, Work, parse_works
+from quizcnn.bibliography import Work, parse_works
 from quizcnn.cli import app
-from quizcnn.paths import questions_dir
+from quizcnn.paths import BIBLIOGRAPHY_FILE, questions_dir
 
 runner = CliRunner()
 DL_BOOK = "goodfellow2016-dlbook"
