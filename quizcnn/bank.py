@@ -78,9 +78,9 @@ def load_bank(
 ) -> Bank:
     """Read and validate every topic file; raise BankError listing all problems."""
     from quizcnn.bank_check import BankChecker  # YAML is parsed only here
-    from quizcnn.proofs import proof_names
+    from quizcnn.proofs import checker_names, proof_names
 
-    checker = BankChecker(proof_names(demos), strict)
+    checker = BankChecker(proof_names(demos), strict, checker_names())
     directories = [Path(d) for d in bank_dirs(extra, include_builtin)]
     for directory in directories:  # every bank's works first: any bank may cite them
         checker.load_bibliography(directory)

@@ -21,7 +21,7 @@ from quizcnn.atomic import write_atomic
 from quizcnn.bank import Bank, BankIssue, Card, Kind, Point, Topic, bank_dirs, load_bank
 from quizcnn.bibliography import Source
 from quizcnn.paths import cache_home
-from quizcnn.proofs import proof_names
+from quizcnn.proofs import checker_names, proof_names
 
 CACHE_FORMAT = 2  # 2: sources are citations
 GENERATOR_FILES = tuple(
@@ -63,7 +63,13 @@ def _stat_entry(path: Path) -> list:
 
 def _fingerprint(directories: Sequence[Path], strict: bool) -> list:
     here = Path(__file__).resolve().parent
-    parts: list = [CACHE_FORMAT, __version__, strict, sorted(proof_names())]
+    parts: list = [
+        CACHE_FORMAT,
+        __version__,
+        strict,
+        sorted(proof_names()),
+        sorted(checker_names()),
+    ]
     parts += [_stat_entry(here / name) for name in _VALIDATOR_FILES]
     for directory in directories:
         directory = Path(directory).resolve()

@@ -60,10 +60,11 @@ _LATEX_ESCAPE_RE = re.compile(r"\\([0abtnvfre])(?=[A-Za-z])")
 class BankChecker:
     """Walks YAML node trees, building cards and collecting every issue."""
 
-    def __init__(self, proofs: set[str], strict: bool):
+    def __init__(self, proofs: set[str], strict: bool, checkers: set[str] = frozenset()):
         from quizcnn.generators import GENERATORS
 
         self.proofs = proofs
+        self.checkers = set(checkers)
         self.generators = set(GENERATORS)
         self.strict = strict
         self.issues: list[BankIssue] = []
@@ -204,12 +205,51 @@ class BankChecker:
     def check_across_topics(self) -> None:
         """Topic names and aliases must each mean one topic; strict: each topic has a proof."""
         self.check_names_across_topics()
+        self.check_follow_ups()
         if self.strict:
             for topic in self.topics:
+                self.path = topic.path
+                node = self._alias_nodes[topic.name][2]
                 if not any(card.proof for card in topic.cards):
-                    self.path = topic.path
-                    node = self._alias_nodes[topic.name][2]
                     self.error(node, "-", f"topic {topic.name!r} has no card with a proof")
+                if not any(card.follow_ups for card in topic.cards):
+                    self.error(
+                        node,
+                        "-",
+                        f"topic {topic.name!r} has no opener: give a broad card follow_ups, "
+                        "the cards an interviewer asks next",
+                    )
+
+    def check_follow_ups(self) -> None:
+        """Every follow-up names a card; chains never loop back (an interview must end)."""
+        cards = {c.id: c for t in self.topics for c in t.cards}
+        for card in cards.values():
+            for follow in card.follow_ups:
+                if follow not in cards:
+                    self.path = card.path
+                    hint = did_you_mean(follow, cards, n=1, quote=True)
+                    self.issues.append(
+                        BankIssue(
+                            card.path,
+                            card.line,
+                            1,
+                            card.id,
+                            f"follow-up {follow!r} is no card of the bank{hint}",
+                        )
+                    )
+        for cycle in _cycles(
+            {i: [f for f in c.follow_ups if f in cards] for i, c in cards.items()}
+        ):
+            first = cards[cycle[0]]
+            self.issues.append(
+                BankIssue(
+                    first.path,
+                    first.line,
+                    1,
+                    first.id,
+                    f"follow-ups form a cycle: {' -> '.join(cycle)}",
+                )
+            )
 
     def check_names_across_topics(self) -> None:
         owners: dict[str, str] = {}
@@ -261,6 +301,12 @@ class BankChecker:
             self.error(fields["kind"], card_id, f"kind {values['kind']!r} is not one of {known}")
         values["kind"] = kind
         values.update(self.kind_fields(node, fields, kind, card_id))
+        if self.strict and kind is Kind.RECALL and not values["points"] and "points" not in fields:
+            self.error(
+                node,
+                card_id,
+                "a recall card needs points: the 2 to 5 key points a complete answer contains",
+            )
         values["proof"] = self.optional_str(fields.get("proof"), card_id, "proof")
         if values["proof"] is not None and values["proof"] not in self.proofs:
             self.error(
@@ -309,6 +355,10 @@ class BankChecker:
             "tolerance": None,
             "unit": None,
             "generator": None,
+            "task": None,
+            "starter": None,
+            "checker": None,
+            "solution": None,
             "points": (),
         }
         for owner, keys in KIND_KEYS.items():
@@ -324,7 +374,40 @@ class BankChecker:
                 out.update(self.numeric_fields(node, fields, card_id))
             case Kind.RECALL:
                 out["points"] = tuple(self.points(fields.get("points"), card_id))
+            case Kind.IMPLEMENT:
+                out.update(self.implement_fields(node, fields, card_id))
         return out
+
+    def implement_fields(self, node, fields, card_id) -> dict[str, Any]:
+        """task, starter, checker and solution; the checker exists, the code parses."""
+        out = {
+            key: self.required_str(node, fields, key, card_id) for key in KIND_KEYS[Kind.IMPLEMENT]
+        }
+        if out["checker"] is not None and out["checker"] not in self.checkers:
+            hint = did_you_mean(out["checker"], self.checkers, n=1, quote=True)
+            self.error(
+                fields["checker"],
+                card_id,
+                f"checker {out['checker']!r} names no file demos/checkers/{out['checker']}.py{hint}",
+            )
+        for key in ("starter", "solution"):
+            if out[key] is not None:
+                self.python_parses(fields[key], card_id, key, out[key])
+        return out
+
+    def python_parses(self, node: yaml.ScalarNode, card_id: str, key: str, code: str) -> None:
+        """A starter or solution must be valid Python (positioned at its bad line)."""
+        import ast
+
+        try:
+            ast.parse(code)
+        except SyntaxError as exc:
+            # a block scalar's text starts on the line after its indicator
+            offset = node.start_mark.line + (1 if node.style in ("|", ">") else 0)
+            line = offset + (exc.lineno or 1)
+            self.issues.append(
+                BankIssue(self.path, line, 1, card_id, f"{key} is not valid Python: {exc.msg}")
+            )
 
     def choice_fields(self, node, fields, card_id) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -576,3 +659,26 @@ def _describe(value: Any) -> str:
     if value is None:
         return "null"
     return f"{type(value).__name__} {value!r}"[:60]
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Each follow-up cycle once, as the path that closes it (depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                found.append(path[path.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node)
+    return found

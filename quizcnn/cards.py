@@ -25,6 +25,7 @@ class Kind(str, Enum):
     RECALL = "recall"  # say the answer, grade yourself against it and its key points
     CHOICE = "choice"  # pick an option
     NUMERIC = "numeric"  # type a number, checked within a tolerance
+    IMPLEMENT = "implement"  # write the code; a checker runs it against torch
 
     def __str__(self) -> str:
         return self.value
@@ -36,6 +37,7 @@ KIND_KEYS = {
     Kind.CHOICE: ("choices", "correct"),
     Kind.NUMERIC: ("value", "tolerance", "unit", "generator"),
     Kind.RECALL: ("points",),
+    Kind.IMPLEMENT: ("task", "starter", "checker", "solution"),
 }
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -54,6 +56,10 @@ CARD_KEY_ORDER = (
     "tolerance",
     "unit",
     "generator",
+    "task",
+    "starter",
+    "checker",
+    "solution",
     "points",
     "follow_ups",
     "proof",
@@ -95,6 +101,10 @@ class Card:
     unit: str | None = None
     generator: str | None = None
     proof: str | None = None
+    task: str | None = None  # implement: what to write, with the signature and allowed libraries
+    starter: str | None = None  # implement: the file the user starts from
+    checker: str | None = None  # implement: a checker's name in demos/checkers/
+    solution: str | None = None  # implement: the reference solution, shown after the attempt
     points: tuple[Point, ...] = ()
     follow_ups: tuple[str, ...] = ()
     sources: tuple[Source, ...] = ()

@@ -488,28 +488,39 @@ def drill(
     p run the proof, u undo, q quit. Piped input works for scripts.
     """
     from quizcnn.drill import Drill, Options
+    from quizcnn.runner import WarmChecks
 
     bank = get_bank(ctx)
     cards = _selected_cards(bank, list(topic or []), list(tag or []))
     clock = _clock()
+    code = WarmChecks()
     with store_session() as store:
         options = Options(tuple(topic or ()), tuple(tag or ()), new, limit, cram)
         session = Drill(store, cards, options, clock=clock)
         events = session.start()
-        while True:
-            _draw_drill(events, session, device, clock())
-            if session.done:
-                break
-            try:
-                events = session.press(console.input("[bold]>[/] "))
-            except (EOFError, KeyboardInterrupt):  # each grade is already saved, or rolled back
-                console.print()
-                events = [session.stop("quit")]
+        try:
+            while True:
+                while events:  # opening the editor or a check can bring more events
+                    events = _draw_drill(events, session, device, clock(), code)
+                if session.done:
+                    break
+                try:
+                    events = session.press(console.input("[bold]>[/] "))
+                except (EOFError, KeyboardInterrupt):  # each grade is saved, or rolled back
+                    console.print()
+                    events = [session.stop("quit")]
+        finally:
+            code.close()
 
 
-def _draw_drill(events: list, session, device: str, now) -> None:
+def _draw_drill(events: list, session, device: str, now, code) -> list:
+    """Draw the events; what the editor or a check produced comes back, to draw next."""
+    from quizcnn.cards import Kind
     from quizcnn.drill import (
         CardShown,
+        Checked,
+        CheckRequested,
+        EditRequested,
         ExplanationShown,
         Finished,
         Graded,
@@ -523,10 +534,25 @@ def _draw_drill(events: list, session, device: str, now) -> None:
     )
 
     prompt_keys = False
+    more: list = []
     for event in events:
         match event:
             case CardShown():
                 render.drill_card(console, event.shown, event.counts, event.cram)
+                if event.shown.card.kind is Kind.IMPLEMENT:
+                    code.prepare(event.shown.card)  # torch imports while the task is read
+                else:
+                    code.close()
+                prompt_keys = True
+            case EditRequested():
+                _open_editor(event.path)
+                more += session.edited()
+            case CheckRequested():
+                with render.spinner(console, f"checking {event.path.name}..."):
+                    report = code.run(event.card, event.path)
+                more += session.checked(report)
+            case Checked():
+                render.check_report(console, event.report, event.runs)
                 prompt_keys = True
             case Revealed():
                 render.drill_reveal(console, event.shown)
@@ -554,8 +580,24 @@ def _draw_drill(events: list, session, device: str, now) -> None:
                 render.drill_summary(console, event.summary)
             case _:
                 assert_never(event)
-    if prompt_keys and not session.done:
+    if prompt_keys and not session.done and not more:
         render.drill_keys(console, session.valid_keys())
+    return more
+
+
+def _open_editor(path: Path) -> None:
+    """The user's editor on their attempt file; the drill waits until it exits."""
+    import subprocess
+
+    from quizcnn.runner import editor_command
+
+    command = [*editor_command(), str(path)]
+    try:
+        subprocess.run(command, check=False)
+    except OSError as exc:
+        render.error_line(
+            err_console, f"cannot start the editor {command[0]!r}: {exc.strerror}; set EDITOR"
+        )
 
 
 def assert_never(event: NoReturn) -> NoReturn:
@@ -580,6 +622,56 @@ def _drill_proof(name: str, device: str) -> None:
         render.drill_notice(console, "proof interrupted")
         return
     render.proof_result(console, result)
+
+
+@app.command()
+def solve(
+    ctx: typer.Context,
+    card_id: Annotated[str, typer.Argument(metavar="CARD", help="A code card's id.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(metavar="[FILE]", help="The Python file to check.", dir_okay=False),
+    ] = None,
+    edit: Annotated[
+        bool,
+        typer.Option("--edit", help="Open your own attempt file in your editor, then check it."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check your implementation of a code card against torch; exit 0 when every case passes."""
+    from quizcnn.runner import check_file, prepare_attempt
+
+    bank = get_bank(ctx)
+    card = _code_card(bank, card_id)
+    if edit == (file is not None):
+        fail("give a FILE to check, or --edit to write your own attempt (not both)")
+    if edit:
+        file = prepare_attempt(card)
+        _open_editor(file)
+    assert file is not None
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    with render.spinner(err_console if as_json else console, f"checking {file.name}..."):
+        report = check_file(card, file)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        render.check_report(console, report, 1)
+    if not report.passed:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _code_card(bank: Bank, card_id: str):
+    from quizcnn.cards import Kind
+
+    card = bank.by_id.get(card_id.lower())
+    if card is None:
+        fail(str(UnknownName(card_id, bank.suggest(card_id))))
+    if card.kind is not Kind.IMPLEMENT:
+        fail(
+            f"{card.id} is a {card.kind} card, not a code card; `quizcnn list --tags` shows code-card tags"
+        )
+    return card
 
 
 @app.command()

@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from enum import Enum
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from fsrs import Rating, State
 
@@ -84,6 +85,8 @@ class Shown:
         default=dict, repr=False, compare=False
     )
     _previews: dict[Rating, timedelta] | None = field(default=None, repr=False, compare=False)
+    runs: int = 0  # a code card: how many times the checker ran on the user's file
+    report: Any = None  # a code card: the last CheckReport
 
     @property
     def previews(self) -> dict[Rating, timedelta]:
@@ -121,6 +124,26 @@ class Revealed(NamedTuple):
 
 class ExplanationShown(NamedTuple):
     card: Card
+
+
+class EditRequested(NamedTuple):
+    """Open the user's editor on their attempt file for this code card."""
+
+    card: Card
+    path: Path
+
+
+class CheckRequested(NamedTuple):
+    """Run the card's checker on the user's saved file, then call ``Drill.checked``."""
+
+    card: Card
+    path: Path
+
+
+class Checked(NamedTuple):
+    shown: Shown
+    report: Any  # CheckReport
+    runs: int
 
 
 class ProofRequested(NamedTuple):
@@ -184,6 +207,9 @@ Event = (
     CardShown
     | Revealed
     | ExplanationShown
+    | EditRequested
+    | CheckRequested
+    | Checked
     | ProofRequested
     | Graded
     | Undone
@@ -316,6 +342,9 @@ class Drill:
                     first = [("type", "a number"), ("Enter", "reveal")]
                 case Kind.RECALL:
                     first = [("type", "your answer"), ("Enter", "reveal")]
+                case Kind.IMPLEMENT:
+                    again = " again" if shown.runs else ""
+                    first = [("o", f"open your file and check it{again}"), ("Enter", "solution")]
             return first + always
         grades = [(str(int(r)), RATING_NAMES[r]) for r in Rating]
         if shown.suggested is not None:
@@ -330,12 +359,51 @@ class Drill:
     def _answer(self, key: str) -> list[Event]:
         shown = self.current
         assert shown is not None
+        if shown.card.kind is Kind.IMPLEMENT:
+            return self._code_key(shown, key)
         verdict = grading.verdict(shown.card, shown.expected, key)
         if verdict.error:
             return [Invalid(verdict.error, self.valid_keys())]
         shown.verdict = verdict
         self.phase = Phase.REVEALED
         return [Revealed(shown)]
+
+    # -- code cards ----------------------------------------------------------------
+
+    def _code_key(self, shown: Shown, key: str) -> list[Event]:
+        if key.lower() == "o":
+            from quizcnn.runner import prepare_attempt
+
+            return [EditRequested(shown.card, prepare_attempt(shown.card))]
+        if key == "":
+            self.phase = Phase.REVEALED
+            return [Revealed(shown)]
+        return [
+            Invalid(grading.verdict(shown.card, shown.expected, key).error or "", self.valid_keys())
+        ]
+
+    def edited(self) -> list[Event]:
+        """The editor closed: check the saved file, unless it is still the starter."""
+        from quizcnn.runner import attempt_path, unchanged_from_starter
+
+        shown = self.current
+        if shown is None or shown.card.kind is not Kind.IMPLEMENT:
+            return []
+        path = attempt_path(shown.card)
+        if unchanged_from_starter(shown.card, path):
+            return [Notice(f"edit the file first: {path} still holds the starter")]
+        return [CheckRequested(shown.card, path)]
+
+    def checked(self, report) -> list[Event]:
+        """A check's report: counted, and it sets the suggested grade."""
+        shown = self.current
+        if shown is None:
+            return []
+        shown.runs += 1
+        shown.report = report
+        summary = f"{sum(c.passed for c in report.cases)}/{len(report.cases)} cases passed"
+        shown.verdict = grading.check_verdict(report.passed, shown.runs, summary)
+        return [Checked(shown, report, shown.runs)]
 
     # -- revealed ------------------------------------------------------------------
 
@@ -362,6 +430,9 @@ class Drill:
         now = self.clock()
         duration = max(0, int(round((self.monotonic() - shown.started) * 1000)))
         cram = self.options.cram
+        detail = None
+        if card.kind is Kind.IMPLEMENT:
+            detail = {"runs": shown.runs, "passed": bool(shown.report and shown.report.passed)}
         review = self.store.record_review(
             card.id,
             rating,
@@ -369,6 +440,7 @@ class Drill:
             duration,
             lambda before: apply_rating(self.scheduler, before, card.id, rating, now),
             cram=cram,
+            detail=detail,
         )
         before = review.before
         was_new = before is None or before.state is None
@@ -513,6 +585,8 @@ class Drill:
                 _previews=None,
                 started=self.monotonic(),
                 verdict=_NOT_ANSWERED,
+                runs=0,
+                report=None,
             )
         expected = grading.expected(card, self.rng)
         return Shown(card, label, before, self.monotonic(), expected, preview_intervals=previews)

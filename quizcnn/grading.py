@@ -74,7 +74,7 @@ def expected(card: Card, rng: random.Random) -> Expected:
             return Expected(card.question, card.value, card.tolerance, card.unit)
         case Kind.CHOICE:
             return Expected(card.question, letter=correct_letter(card))
-        case Kind.RECALL:
+        case Kind.RECALL | Kind.IMPLEMENT:
             return Expected(card.question)
 
 
@@ -91,6 +91,18 @@ def verdict(card: Card, right: Expected, typed: str) -> Verdict:
             return _numeric_verdict(right, key)
         case Kind.RECALL:
             return Verdict(key, None, None, covered=points_said(card, key))
+        case Kind.IMPLEMENT:
+            return Verdict(
+                None, None, None, error="o opens your file in your editor; Enter shows the solution"
+            )
+
+
+def check_verdict(passed: bool, runs: int, summary: str) -> Verdict:
+    """A code card after its runs: passing on the first run is Good, after more runs
+    Hard, still failing Again."""
+    if not passed:
+        return Verdict(summary, False, Rating.Again)
+    return Verdict(summary, True, Rating.Good if runs == 1 else Rating.Hard)
 
 
 def _choice_verdict(card: Card, key: str) -> Verdict:

@@ -66,3 +66,13 @@ def topic_files(directory: Path) -> list[Path]:
     """The topic files of a bank folder: every YAML file but the bibliography."""
     files = [*directory.glob("*.yaml"), *directory.glob("*.yml")]
     return sorted(p for p in files if p.name != BIBLIOGRAPHY_FILE)
+
+
+def checkers_dir() -> Path:
+    """Code-card checkers: demos/checkers/<name>.py, found by name like proofs."""
+    return demos_dir() / "checkers"
+
+
+def attempts_dir() -> Path:
+    """The user's own attempt at each code card, one file per card, kept between reviews."""
+    return data_home() / "attempts"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from quizcnn.paths import demos_dir
+from quizcnn.paths import checkers_dir, demos_dir
 from quizcnn.results import DEFAULT_SEED, ProofResult
 from quizcnn.suggest import did_you_mean
 
@@ -46,6 +46,19 @@ def available(directory: Path | None = None) -> dict[str, ProofInfo]:
             continue  # helpers such as _common.py are not proofs
         found[name] = ProofInfo(name, _docstring_title(path), path)
     return found
+
+
+def checker_names(directory: Path | None = None) -> set[str]:
+    """The names of the code-card checkers, from file names alone."""
+    directory = directory or checkers_dir()
+    return {p.stem for p in directory.glob("*.py") if NAME_RE.match(p.stem)}
+
+
+def checker_path(name: str, directory: Path | None = None) -> Path:
+    """The checker's file; ProofError when the shipped folder has none of that name."""
+    if not NAME_RE.match(name) or name not in checker_names(directory):
+        raise ProofError(f"no checker named {name!r} in {directory or checkers_dir()}")
+    return (directory or checkers_dir()) / f"{name}.py"
 
 
 def proof_titles(directory: Path | None = None) -> dict[str, str]:

@@ -160,7 +160,12 @@ def explain_cards(
             console.print(
                 f"[bold]Value:[/] {card.value:g}{unit} (± {card.tolerance or 0:g})", highlight=False
             )
-        console.print(f"[bold]A:[/] {escape(card.answer)}", highlight=False)
+        if card.kind is Kind.IMPLEMENT:
+            console.print(terminal_markdown(card.task or ""))
+            console.print(f"[dim]check a file: quizcnn solve {card.id} FILE[/]", highlight=False)
+            code_solution(console, card)
+        else:
+            console.print(f"[bold]A:[/] {escape(card.answer)}", highlight=False)
         console.print(terminal_markdown(card.explanation))
         if card.sources:
             console.print("[bold]Sources[/]")
@@ -425,6 +430,13 @@ def drill_card(console: Console, shown, counts: tuple[int, int, int], cram: bool
         body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
     if card.kind is Kind.NUMERIC and shown.unit:
         body += f"\n[dim](answer in {escape(shown.unit)})[/]"
+    if card.kind is Kind.IMPLEMENT:
+        from rich.console import Group
+
+        from quizcnn.runner import attempt_path
+
+        where = f"[dim]o opens your file: {escape(str(attempt_path(card)))}[/]"
+        body = Group(body, terminal_markdown(card.task or ""), where)
     learning, review, new = counts
     left = f"cram: {review} left" if cram else f"learning {learning} · review {review} · new {new}"
     console.print()
@@ -452,6 +464,10 @@ def drill_keys(console: Console, keys: Sequence[tuple[str, str]]) -> None:
 def drill_reveal(console: Console, shown) -> None:
     """The answer beside what was typed, the verdict of a checked answer, then the grades."""
     card = shown.card
+    if card.kind is Kind.IMPLEMENT:
+        code_solution(console, card, shown)
+        drill_grades(console, shown.previews, shown.suggested)
+        return
     answer = escape(inline_math(card.answer))
     if card.kind is Kind.CHOICE:
         letter = correct_letter(card) or "?"
@@ -472,6 +488,63 @@ def drill_reveal(console: Console, shown) -> None:
         table.add_row(escape(shown.attempt), answer)
         console.print(table, highlight=False)
     drill_grades(console, shown.previews, shown.suggested)
+
+
+def code_solution(console: Console, card, shown=None) -> None:
+    """The reference solution, the short answer, and how the user's runs went."""
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+
+    code = Syntax(card.solution or "", "python", theme="ansi_dark", line_numbers=False)
+    console.print(Panel(code, title="reference solution", title_align="left"))
+    console.print(f"[bold]Answer[/]\n{escape(inline_math(card.answer))}", highlight=False)
+    if shown is not None and shown.runs:
+        state = "[green]passing[/]" if shown.correct else "[red]still failing[/]"
+        console.print(f"[dim]your file: {shown.runs} run(s), {state}[/]", highlight=False)
+
+
+def check_report(console: Console, report, runs: int) -> None:
+    """A checker's verdict: one line per case, the first failure in full, the time."""
+    if report.error:
+        error_line(console, report.error)
+    else:
+        table = new_table(title=f"{report.checker}: {report.function}() · run {runs}", box=None)
+        table.add_column("case")
+        table.add_column("", justify="center")
+        table.add_column("max |error|", justify="right")
+        for case in report.cases:
+            mark = "[green]✓[/]" if case.passed else "[red]✗[/]"
+            error = "-" if case.max_abs_error is None else f"{case.max_abs_error:.2g}"
+            table.add_row(escape(case.name), mark, error)
+        console.print(table, highlight=False)
+        failure = report.first_failure
+        if failure is not None:
+            lines = [
+                f"[bold]input[/]     {escape(failure.inputs)}",
+                f"[bold]expected[/]  {escape(failure.expected)}",
+                f"[bold]got[/]       {escape(failure.got)}",
+            ]
+            if failure.tolerance:
+                lines.append(f"[bold]tolerance[/] {escape(failure.tolerance)}")
+            if failure.hint:
+                lines.append(f"[bold yellow]hint[/]      {escape(failure.hint)}")
+            console.print(f"[bold red]first failure:[/] {escape(failure.name)}", highlight=False)
+            for line in lines:
+                console.print("  " + line, highlight=False, soft_wrap=True)
+    passed = sum(c.passed for c in report.cases)
+    verdict = "[bold green]all cases pass[/]" if report.passed else "[bold red]not yet[/]"
+    console.print(
+        f"{verdict} [dim]· {passed}/{len(report.cases)} cases · {report.seconds:.2f} s "
+        f"(limit {report.time_limit_s:g} s)[/]",
+        highlight=False,
+    )
+    if report.output_bytes:
+        console.print(
+            f"[dim]your code printed {report.output_bytes:,} characters; the start:[/] "
+            f"{escape(report.output[:300])}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def drill_grades(console: Console, previews: dict, suggested: int | None) -> None:

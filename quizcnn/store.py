@@ -96,6 +96,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX card_events_by_card ON card_events (card_id, id)",
         ),
     ),
+    Migration(
+        "add_review_detail",
+        # JSON per review: a code card's runs, the key points covered, the session
+        ("ALTER TABLE review_log ADD COLUMN detail TEXT",),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -210,6 +215,7 @@ class Review(NamedTuple):
     after: CardRow
     due: str | None
     cram: bool
+    detail: dict[str, Any] | None = None  # runs of a code card, points covered, ...
 
 
 class TodayCounts(NamedTuple):
@@ -462,6 +468,7 @@ class Store:
         duration_ms: int | None,
         schedule: Callable[[CardRow | None], CardRow],
         cram: bool = False,
+        detail: dict[str, Any] | None = None,
     ) -> Review:
         """Grade a card in one transaction: read its current row (another drill may have
         just graded it), let ``schedule`` compute the next row, store it and the log row.
@@ -474,7 +481,7 @@ class Store:
                 self._put(conn, after)
             cursor = conn.execute(
                 "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, before, "
-                "after, due, cram) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "after, due, cram, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     card_id,
                     int(rating),
@@ -484,6 +491,7 @@ class Store:
                     after.to_json(),
                     after.due,
                     int(cram),
+                    json.dumps(detail, sort_keys=True) if detail else None,
                 ),
             )
             review_id = cursor.lastrowid
@@ -497,6 +505,7 @@ class Store:
             after,
             after.due,
             cram,
+            detail or None,
         )
 
     def undo_review(self, review_id: int) -> CardRow | None:
@@ -536,8 +545,10 @@ class Store:
             where.append("reviewed_at >= ?")
             args.append(iso(since))
         sql = (
-            "SELECT id, card_id, rating, reviewed_at, duration_ms, before, after, due, cram "
-            "FROM review_log" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+            "SELECT id, card_id, rating, reviewed_at, duration_ms, before, after, due, cram, "
+            "detail FROM review_log"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY id"
         )
         rows = self._read(lambda c: c.execute(sql, args).fetchall())
         return [
@@ -551,8 +562,9 @@ class Store:
                 CardRow.from_json(cid, after),
                 due,
                 bool(cram),
+                json.loads(detail) if detail else None,
             )
-            for rid, cid, rating, at, ms, before, after, due, cram in rows
+            for rid, cid, rating, at, ms, before, after, due, cram, detail in rows
         ]
 
     def review_count(self) -> int:

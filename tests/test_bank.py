@@ -142,7 +142,10 @@ def test_strict_requires_sources(tmp_path):
     (tmp_path / "nosrc.yaml").write_text(
         "format_version: 1\ntopic: nosrc\ntitle: T\ncards:\n"
         "  - id: no-src\n    kind: recall\n    question: Q?\n    answer: A.\n    explanation: E.\n"
-        "    proof: dropout\n",  # a proof, so that the missing sources are the only issue
+        # a proof, points and a follow-up, so that the missing sources are the only issue
+        "    points: [one, two]\n    follow_ups: [has-src]\n    proof: dropout\n"
+        "  - id: has-src\n    kind: choice\n    question: Q?\n    choices: [a, b]\n"
+        "    correct: a\n    answer: A.\n    explanation: E.\n    sources: [S]\n",
         encoding="utf-8",
     )
     bank = load_bank([tmp_path], include_builtin=False)

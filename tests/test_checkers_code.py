@@ -1,0 +1,73 @@
+"""The worked example's checker (bn_forward): the reference passes, the starter and the
+classic mistakes fail at the first case, each with its hint."""
+
+from __future__ import annotations
+
+from checkercheck import assert_fails_first_at, assert_passes, card, check_code
+
+CARD = "code-bn-forward"
+
+SWAPPED = """\
+import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                      training=True):
+    if training:
+        n = x.shape[0]
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        running_mean = momentum * running_mean + (1 - momentum) * mean  # weights swapped
+        running_var = momentum * running_var + (1 - momentum) * var * n / (n - 1)
+    else:
+        mean, var = running_mean, running_var
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta, running_mean, running_var
+"""
+UNBIASED = (
+    SWAPPED.replace("x.var(axis=0)", "x.var(axis=0, ddof=1)")
+    .replace(
+        "momentum * running_mean + (1 - momentum) * mean",
+        "(1 - momentum) * running_mean + momentum * mean",
+    )
+    .replace(
+        "momentum * running_var + (1 - momentum) * var * n / (n - 1)",
+        "(1 - momentum) * running_var + momentum * var",
+    )
+)
+BATCH_STATS_IN_EVAL = """\
+import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5,
+                      training=True):
+    n = x.shape[0]
+    mean, var = x.mean(axis=0), x.var(axis=0)  # the batch's statistics, even in eval
+    if training:
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * var * n / (n - 1)
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta, running_mean, running_var
+"""
+
+
+def test_the_reference_solution_passes(tmp_path):
+    assert_passes(check_code(CARD, card(CARD).solution, tmp_path))
+
+
+def test_the_starter_fails(tmp_path):
+    report = check_code(CARD, card(CARD).starter, tmp_path)
+    assert_fails_first_at(report, "training, N=8, D=4")
+    assert "NotImplementedError" in report.first_failure.got
+
+
+def test_the_unbiased_variance_fails_with_its_hint(tmp_path):
+    report = check_code(CARD, UNBIASED, tmp_path)
+    assert_fails_first_at(report, "training, N=8, D=4", "biased variance (divide by N)")
+
+
+def test_swapped_momentum_fails_with_its_hint(tmp_path):
+    report = check_code(CARD, SWAPPED, tmp_path)
+    assert_fails_first_at(report, "training, N=8, D=4", "momentum weights are swapped")
+
+
+def test_batch_statistics_in_eval_pass_training_and_fail_eval(tmp_path):
+    report = check_code(CARD, BATCH_STATS_IN_EVAL, tmp_path)
+    assert_fails_first_at(report, "eval, N=8", "in eval mode, normalize with running_mean")
