@@ -98,3 +98,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # the report is written: skip the interpreter's teardown, which with torch loaded
+    # takes longer than the whole check, so the verdict is not kept waiting for it
+    os._exit(0)
