@@ -101,6 +101,44 @@ MIGRATIONS: tuple[Migration, ...] = (
         # JSON per review: a code card's runs, the key points covered, the session
         ("ALTER TABLE review_log ADD COLUMN detail TEXT",),
     ),
+    Migration(
+        "add_interview_plan",
+        (
+            # one row per plan set; the active plan is the latest not cleared
+            """CREATE TABLE plan (
+                id INTEGER PRIMARY KEY,
+                interview_date TEXT NOT NULL,
+                topics TEXT NOT NULL DEFAULT '[]',
+                tags TEXT NOT NULL DEFAULT '[]',
+                created_at TEXT NOT NULL,
+                cleared_at TEXT)""",
+        ),
+    ),
+    Migration(
+        "add_mock_interviews",
+        (
+            """CREATE TABLE interview_session (
+                id INTEGER PRIMARY KEY,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                minutes INTEGER NOT NULL,
+                practice INTEGER NOT NULL DEFAULT 0,
+                topics TEXT NOT NULL DEFAULT '[]')""",
+            # one row per answered question, committed before the next question
+            """CREATE TABLE interview_answer (
+                id INTEGER PRIMARY KEY,
+                session_id INTEGER NOT NULL REFERENCES interview_session (id),
+                card_id TEXT NOT NULL,
+                topic TEXT NOT NULL,
+                answered_at TEXT NOT NULL,
+                seconds REAL NOT NULL,
+                covered TEXT NOT NULL,
+                points INTEGER NOT NULL,
+                rating INTEGER NOT NULL,
+                review_id INTEGER)""",
+            "CREATE INDEX interview_answer_by_session ON interview_answer (session_id, id)",
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -350,3 +350,47 @@ def test_first_runs_racing_on_a_fresh_file_all_open_it(tmp_path):
         with context.Pool(workers) as pool:
             outcomes = pool.starmap(_open_when_released, [(str(path), barrier)] * workers)
         assert outcomes == [f"ok {store_module.SCHEMA_VERSION}"] * workers, outcomes
+
+
+def test_a_first_release_database_migrates_to_plan_interview_and_review_detail(db):
+    """The first release's schema (migrations 1 and 2) with reviews, settings and a reset:
+    opened now, it gains the review detail, plan and interview tables and keeps every row."""
+    from quizcnn.store import apply_migration
+
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN")
+    apply_migration(conn, 0)
+    apply_migration(conn, 1)
+    conn.execute("COMMIT")
+    for k in range(3):
+        conn.execute(
+            "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, before, after, "
+            "due, cram) VALUES (?, ?, ?, 1000, NULL, '{\"state\": 1}', ?, ?)",
+            (
+                f"card-{k}",
+                k + 1,
+                f"2026-02-2{k}T10:00:00.000000+00:00",
+                "2026-03-01T10:00:00.000000+00:00",
+                k == 2,
+            ),
+        )
+    conn.execute("INSERT INTO settings VALUES ('new_per_day', '7')")
+    conn.execute(
+        "INSERT INTO card_events (card_id, event, at) VALUES ('card-0', 'reset', '2026-02-25')"
+    )
+    conn.close()
+    with open_store(db) as store:
+        assert store.schema_version == len(MIGRATIONS) >= 5
+        reviews = store.reviews()
+        assert [(r.card_id, int(r.rating), r.cram, r.detail) for r in reviews] == [
+            ("card-0", 1, False, None),
+            ("card-1", 2, False, None),
+            ("card-2", 3, True, None),
+        ]
+        assert store.settings().new_per_day == 7
+        assert store.last_resets() == {"card-0": "2026-02-25"}
+        tables = {
+            r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        assert {"plan", "interview_session", "interview_answer"} <= tables
