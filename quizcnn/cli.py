@@ -528,6 +528,8 @@ def _draw_drill(events: list, session, device: str, now, code) -> list:
         NothingDue,
         Notice,
         Phase,
+        PointsChecklist,
+        PointsConfirmed,
         ProofRequested,
         Revealed,
         Undone,
@@ -556,6 +558,12 @@ def _draw_drill(events: list, session, device: str, now, code) -> list:
                 prompt_keys = True
             case Revealed():
                 render.drill_reveal(console, event.shown)
+                prompt_keys = True
+            case PointsChecklist():
+                render.drill_points(console, event.shown)
+                prompt_keys = True
+            case PointsConfirmed():
+                render.drill_grades(console, event.shown.previews, event.shown.suggested)
                 prompt_keys = True
             case ExplanationShown():
                 render.drill_explanation(console, event.card)
@@ -672,6 +680,87 @@ def _code_card(bank: Bank, card_id: str):
             f"{card.id} is a {card.kind} card, not a code card; `quizcnn list --tags` shows code-card tags"
         )
     return card
+
+
+@app.command()
+def interview(
+    ctx: typer.Context,
+    minutes: Annotated[int, typer.Option("--minutes", "-m", help="The session's length.")] = 30,
+    topic: TopicsOption = None,
+    practice: Annotated[
+        bool, typer.Option("--practice", help="Leave every card's schedule untouched.")
+    ] = False,
+    history: Annotated[
+        bool, typer.Option("--history", help="List past interviews with their scores.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """A timed mock interview: openers, follow-ups as deep as your answers earn, a report.
+
+    Answer each question (typed or aloud) and press Enter; then tick the key points
+    you covered (their numbers, a for all) and Enter. q ends the session with its report.
+    """
+    from quizcnn.interview import Interview, InterviewError, rank_by_recall
+    from quizcnn.schedule import make_scheduler
+
+    bank = get_bank(ctx)
+    clock = _clock()
+    with store_session() as store:
+        if history:
+            sessions = store.interview_sessions()
+            if as_json:
+                print_json([s._asdict() for s in sessions])
+            else:
+                render.interview_history(console, sessions)
+            return
+        settings = store.settings()
+        try:
+            session = Interview(
+                store,
+                bank,
+                minutes=minutes,
+                topics=list(topic or []),
+                practice=practice,
+                clock=clock,
+                scheduler_for=lambda: make_scheduler(
+                    settings.parameters, settings.desired_retention
+                ),
+                weakest=rank_by_recall(bank, store, clock(), settings.parameters),
+            )
+        except InterviewError as exc:
+            fail(str(exc))
+        events = session.start()
+        while True:
+            _draw_interview(events, session, as_json)
+            if session.done:
+                break
+            try:
+                events = session.press(console.input("[bold]>[/] "))
+            except (EOFError, KeyboardInterrupt):  # every answer given is already saved
+                console.print()
+                events = [session.stop("quit")]
+
+
+def _draw_interview(events: list, session, as_json: bool) -> None:
+    from quizcnn.interview import Checklist, Finished, Invalid, Question, Saved
+
+    for event in events:
+        match event:
+            case Question():
+                render.interview_question(console, event.asked, event.session_left_s)
+            case Checklist():
+                render.interview_checklist(console, event.asked)
+            case Saved():
+                render.interview_saved(console, event.answer, event.deeper)
+            case Invalid():
+                render.drill_invalid(console, event.text, [])
+            case Finished():
+                if as_json:
+                    print_json(event.report.to_dict())
+                else:
+                    render.interview_report(console, event.report, session.bank)
+            case _:
+                assert_never(event)
 
 
 @app.command()

@@ -53,6 +53,7 @@ from quizcnn.store import CardRow, Review, Store, StoreError, parse_time
 class Phase(Enum):
     ASK = "ask"
     REVEALED = "revealed"
+    TICK = "tick"  # a recall card's key points: tick what the answer covered, then grade
     EMPTY = "empty"  # the queue ran out: Enter or q ends, u still undoes the last grade
     DONE = "done"
 
@@ -85,6 +86,7 @@ class Shown:
         default=dict, repr=False, compare=False
     )
     _previews: dict[Rating, timedelta] | None = field(default=None, repr=False, compare=False)
+    ticked: set[int] = field(default_factory=set)  # a recall card's key points covered
     runs: int = 0  # a code card: how many times the checker ran on the user's file
     report: Any = None  # a code card: the last CheckReport
 
@@ -124,6 +126,18 @@ class Revealed(NamedTuple):
 
 class ExplanationShown(NamedTuple):
     card: Card
+
+
+class PointsChecklist(NamedTuple):
+    """A recall card's key points, ticked where the answer covered them."""
+
+    shown: Shown
+
+
+class PointsConfirmed(NamedTuple):
+    """The ticks are in: the grades, with the one the share covered suggests."""
+
+    shown: Shown
 
 
 class EditRequested(NamedTuple):
@@ -207,6 +221,8 @@ Event = (
     CardShown
     | Revealed
     | ExplanationShown
+    | PointsChecklist
+    | PointsConfirmed
     | EditRequested
     | CheckRequested
     | Checked
@@ -309,6 +325,8 @@ class Drill:
             return [Invalid(f"{key!r} means nothing here", self.valid_keys())]
         if self.phase is Phase.ASK:
             return self._answer(key)
+        if self.phase is Phase.TICK:
+            return self._tick(lower)
         return self._after_reveal(lower)
 
     def stop(self, reason: str = "quit") -> Finished:
@@ -333,6 +351,9 @@ class Drill:
         if shown is None:
             return []
         always = [("u", "undo"), ("q", "quit")]
+        if self.phase is Phase.TICK:
+            total = len(shown.card.points)
+            return [(f"1-{total}", "tick a point"), ("a", "all"), ("Enter", "grade"), *always]
         if self.phase is Phase.ASK:
             match shown.card.kind:
                 case Kind.CHOICE:
@@ -365,8 +386,39 @@ class Drill:
         if verdict.error:
             return [Invalid(verdict.error, self.valid_keys())]
         shown.verdict = verdict
+        if shown.card.points:
+            shown.ticked = set(verdict.covered)  # pre-ticked from the attempt's terms
+            self.phase = Phase.TICK
+            return [Revealed(shown), PointsChecklist(shown)]
         self.phase = Phase.REVEALED
         return [Revealed(shown)]
+
+    def _tick(self, key: str) -> list[Event]:
+        """Numbers toggle points, a ticks all, Enter grades by the share covered."""
+        shown = self.current
+        assert shown is not None
+        total = len(shown.card.points)
+        if key == "":
+            suggested = grading.rating_for_coverage(len(shown.ticked), total)
+            shown.verdict = replace(shown.verdict, suggested=suggested)
+            self.phase = Phase.REVEALED
+            return [PointsConfirmed(shown)]
+        if key == "a":
+            shown.ticked = set(range(total))
+            return [PointsChecklist(shown)]
+        words = key.replace(",", " ").split()
+        if len(words) == 1 and words[0].isdigit() and len(words[0]) > 1:
+            words = list(words[0])  # "13" ticks points 1 and 3
+        if not words or any(not w.isdigit() or not 1 <= int(w) <= total for w in words):
+            return [
+                Invalid(
+                    f"{key!r}: tick points 1-{total} by number, a for all, Enter to grade",
+                    self.valid_keys(),
+                )
+            ]
+        for word in words:
+            shown.ticked ^= {int(word) - 1}
+        return [PointsChecklist(shown)]
 
     # -- code cards ----------------------------------------------------------------
 
@@ -431,6 +483,8 @@ class Drill:
         duration = max(0, int(round((self.monotonic() - shown.started) * 1000)))
         cram = self.options.cram
         detail = None
+        if card.points:
+            detail = {"points": len(card.points), "covered": sorted(shown.ticked)}
         if card.kind is Kind.IMPLEMENT:
             detail = {"runs": shown.runs, "passed": bool(shown.report and shown.report.passed)}
         review = self.store.record_review(
@@ -585,6 +639,7 @@ class Drill:
                 _previews=None,
                 started=self.monotonic(),
                 verdict=_NOT_ANSWERED,
+                ticked=set(),
                 runs=0,
                 report=None,
             )

@@ -487,7 +487,20 @@ def drill_reveal(console: Console, shown) -> None:
         table.add_column("answer", ratio=1)
         table.add_row(escape(shown.attempt), answer)
         console.print(table, highlight=False)
-    drill_grades(console, shown.previews, shown.suggested)
+    if not card.points:  # with key points, the grades come once they are ticked
+        drill_grades(console, shown.previews, shown.suggested)
+
+
+def drill_points(console: Console, shown) -> None:
+    """The key points as a checklist: ✓ where the attempt said them (or the user ticked)."""
+    points = shown.card.points
+    for i, point in enumerate(points, 1):
+        mark = "[green]✓[/]" if i - 1 in shown.ticked else "[dim]·[/]"
+        console.print(f"  {mark} [bold]{i}[/] {escape(inline_math(point.text))}", highlight=False)
+    share = f"{len(shown.ticked)}/{len(points)} key points"
+    console.print(
+        f"[dim]{share} · all: Good, at least half: Hard, fewer: Again[/]", highlight=False
+    )
 
 
 def code_solution(console: Console, card, shown=None) -> None:
@@ -795,4 +808,124 @@ def settings_table(console: Console, values: dict) -> None:
     table.add_column()
     for key, value in values.items():
         table.add_row(key, escape(str(value)))
+    console.print(table)
+
+
+# -- mock interview -----------------------------------------------------------------
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def interview_question(console: Console, asked, session_left_s: float) -> None:
+    """The question, its place in the chain, and the session's clock."""
+    from rich.panel import Panel
+
+    card = asked.card
+    body = escape(inline_math(asked.expected.question))
+    for letter, choice in zip(choice_letters(card), card.choices, strict=True):
+        body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
+    depth = "opener" if asked.depth == 0 else f"follow-up {asked.depth}"
+    console.print()
+    console.print(
+        Panel(
+            body,
+            title=f"[bold cyan]Q{asked.number}[/] · {escape(asked.topic)} · {depth}",
+            title_align="left",
+            subtitle=f"[dim]{_clock_text(session_left_s)} left in the session · the clock runs[/]",
+            subtitle_align="right",
+            padding=(0, 1),
+        ),
+        highlight=False,
+    )
+    console.print("[dim]answer (typed, or aloud then Enter)[/]", highlight=False)
+
+
+def interview_checklist(console: Console, asked) -> None:
+    """The model answer and the key points, ticked where the answer covered them."""
+    console.print(
+        f"[dim]answered in {_clock_text(asked.seconds)}[/]  [bold]model answer:[/] "
+        f"{escape(inline_math(asked.card.answer))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for i, text in enumerate(asked.points, 1):
+        mark = "[green]✓[/]" if i - 1 in asked.ticked else "[dim]·[/]"
+        console.print(f"  {mark} [bold]{i}[/] {escape(inline_math(text))}", highlight=False)
+    console.print(
+        "[dim]tick what you said: point numbers (again to untick) · a all · Enter when done[/]",
+        highlight=False,
+    )
+
+
+def interview_saved(console: Console, answer, deeper: bool) -> None:
+    covered = f"{len(answer.covered)}/{answer.points} points"
+    nxt = "digging deeper" if deeper else "next topic"
+    colour = GRADE_COLOURS[answer.rating]
+    console.print(
+        f"[{colour}]{GRADE_NAMES[answer.rating]}[/] [dim]· {covered} · {nxt}[/]",
+        highlight=False,
+    )
+
+
+def interview_report(console: Console, report, bank) -> None:
+    """Per topic: the points covered and the time per answer; what to say next time."""
+    console.print()
+    console.rule("[bold]interview report[/]")
+    if not report.topics:
+        console.print("no question was answered", highlight=False)
+        return
+    for topic in report.topics:
+        share = topic.covered / topic.points if topic.points else 0.0
+        console.print(
+            f"[bold cyan]{escape(topic.topic)}[/]  {topic.covered}/{topic.points} points "
+            f"({share:.0%})",
+            highlight=False,
+        )
+        for card, answer in topic.answers:
+            console.print(
+                f"  {escape(card.id)} [dim]{_clock_text(answer.seconds)}[/] "
+                f"{len(answer.covered)}/{answer.points}",
+                highlight=False,
+            )
+            texts = [p.text for p in card.points] if card.points else [card.answer]
+            for i, text in enumerate(texts):
+                if i not in answer.covered:
+                    console.print(
+                        f"    [yellow]say next time:[/] {escape(inline_math(text))}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+    total = sum(t.covered for t in report.topics), sum(t.points for t in report.topics)
+    kind = "practice, schedules untouched" if report.practice else "logged as reviews"
+    console.print(f"[bold]score[/] {total[0]}/{total[1]} points [dim]({kind})[/]", highlight=False)
+    if report.to_drill:
+        console.print(
+            f"[bold]cards to drill[/] (points missed): {escape(', '.join(report.to_drill))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def interview_history(console: Console, sessions) -> None:
+    if not sessions:
+        console.print("no mock interview yet: quizcnn interview")
+        return
+    table = new_table(title="mock interviews")
+    for column in ("#", "started", "minutes", "topics", "answers", "score", ""):
+        table.add_column(column)
+    for s in sessions:
+        score = f"{s.covered}/{s.points}" + (f" ({s.covered / s.points:.0%})" if s.points else "")
+        notes = ("practice " if s.practice else "") + ("" if s.ended_at else "interrupted")
+        table.add_row(
+            str(s.id),
+            s.started_at[:16].replace("T", " "),
+            str(s.minutes),
+            escape(", ".join(s.topics)),
+            str(s.answers),
+            score,
+            notes,
+        )
     console.print(table)

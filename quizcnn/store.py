@@ -10,6 +10,8 @@
 - ``card_events``: suspend, unsuspend and reset, with their time; a reset marks
   where a card's history for the optimizer starts again.
 - ``settings``: desired retention, rollover hour, daily limits, fitted parameters.
+- ``plan``: one row per interview plan set (date, topics, tags); the open one is
+  the latest not cleared, and it is in force until its day has passed.
 
 Every write is one ``BEGIN IMMEDIATE`` transaction (WAL mode, a busy timeout), so
 a grade is durable before the next card shows and two drills can share a file.
@@ -213,6 +215,7 @@ class QueueRow(NamedTuple):
     last_review: str | None
     stability: float | None
     suspended: bool
+    difficulty: float | None = None  # an interview plan's deadline caps need it
 
 
 class MinuteCount(NamedTuple):
@@ -236,9 +239,56 @@ class CardAgain(NamedTuple):
     again: int  # of which Again
 
 
+class InterviewAnswer(NamedTuple):
+    """One question answered in a mock interview."""
+
+    session_id: int
+    card_id: str
+    topic: str
+    answered_at: str  # ISO UTC
+    seconds: float  # from the question shown to the answer's Enter
+    covered: tuple[int, ...]  # indexes of the key points covered
+    points: int  # how many key points the card has
+    rating: Rating
+
+
+class InterviewSession(NamedTuple):
+    id: int
+    started_at: str
+    ended_at: str | None  # None: interrupted before its report (its answers are kept)
+    minutes: int
+    practice: bool
+    topics: tuple[str, ...]
+    answers: int
+    covered: int  # key points covered over all answers
+    points: int  # key points asked over all answers
+
+
 class AppliedMigration(NamedTuple):
     version: int
     name: str
+
+
+class PlanRow(NamedTuple):
+    """An interview plan as stored: the day (YYYY-MM-DD, a local date) and its scope."""
+
+    id: int
+    interview_date: str
+    topics: tuple[str, ...]  # topic names; empty: every topic
+    tags: tuple[str, ...]  # empty: any tag
+    created_at: str  # ISO UTC
+    cleared_at: str | None  # ISO UTC; None: not cleared (it still ends after its day)
+
+
+_PLAN_SELECT = "SELECT id, interview_date, topics, tags, created_at, cleared_at FROM plan"
+_LATEST = "ORDER BY id DESC LIMIT 1"
+
+
+def _plan(values: Sequence[Any]) -> PlanRow:
+    plan_id, day, topics, tags, created, cleared = values
+    return PlanRow(
+        plan_id, day, tuple(json.loads(topics)), tuple(json.loads(tags)), created, cleared
+    )
 
 
 class Review(NamedTuple):
@@ -272,6 +322,8 @@ class StudySettings:
     reviews_per_day: int = 200
     parameters: list[float] | None = None  # fitted by `quizcnn optimize`; None: FSRS-6 defaults
     optimized_at: str | None = None
+    plan_recall_target: float = 0.95  # an interview plan: predicted recall on the day it aims for
+    plan_new_ceiling: int = 30  # an interview plan: at most this many new cards a day
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -458,12 +510,13 @@ class Store:
         """Every scheduled or suspended card: all the queue needs, without the review log."""
         rows = self._read(
             lambda c: c.execute(
-                "SELECT card_id, state, due, last_review, stability, suspended FROM card_state"
+                "SELECT card_id, state, due, last_review, stability, suspended, difficulty "
+                "FROM card_state"
             ).fetchall()
         )
         return [
-            QueueRow(i, None if st is None else State(st), due, last, stab, bool(susp))
-            for i, st, due, last, stab, susp in rows
+            QueueRow(i, None if st is None else State(st), due, last, stab, bool(susp), diff)
+            for i, st, due, last, stab, susp, diff in rows
         ]
 
     def card_ids(self) -> set[str]:
@@ -512,29 +565,33 @@ class Store:
         just graded it), let ``schedule`` compute the next row, store it and the log row.
         A cram grade is logged but leaves the card's row as it was."""
         with self._write() as conn:
-            found = conn.execute(f"{_ROW_SELECT} WHERE card_id = ?", (card_id,)).fetchone()
-            before = _row(found) if found else None
-            after = (before or CardRow(card_id)) if cram else schedule(before)
-            if not cram:
-                self._put(conn, after)
-            cursor = conn.execute(
-                "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, before, "
-                "after, due, cram, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    card_id,
-                    int(rating),
-                    iso(reviewed_at),
-                    duration_ms,
-                    before.to_json() if before else None,
-                    after.to_json(),
-                    after.due,
-                    int(cram),
-                    json.dumps(detail, sort_keys=True) if detail else None,
-                ),
+            return self._review(
+                conn, card_id, rating, reviewed_at, duration_ms, schedule, cram, detail
             )
-            review_id = cursor.lastrowid
+
+    def _review(self, conn, card_id, rating, reviewed_at, duration_ms, schedule, cram, detail):
+        found = conn.execute(f"{_ROW_SELECT} WHERE card_id = ?", (card_id,)).fetchone()
+        before = _row(found) if found else None
+        after = (before or CardRow(card_id)) if cram else schedule(before)
+        if not cram:
+            self._put(conn, after)
+        cursor = conn.execute(
+            "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, before, "
+            "after, due, cram, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                card_id,
+                int(rating),
+                iso(reviewed_at),
+                duration_ms,
+                before.to_json() if before else None,
+                after.to_json(),
+                after.due,
+                int(cram),
+                json.dumps(detail, sort_keys=True) if detail else None,
+            ),
+        )
         return Review(
-            review_id,
+            cursor.lastrowid,
             card_id,
             Rating(rating),
             iso(reviewed_at),
@@ -545,6 +602,98 @@ class Store:
             cram,
             detail or None,
         )
+
+    # -- mock interviews -------------------------------------------------------------
+
+    def start_interview(
+        self, at: datetime, minutes: int, practice: bool, topics: Sequence[str]
+    ) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO interview_session (started_at, minutes, practice, topics) "
+                "VALUES (?, ?, ?, ?)",
+                (iso(at), minutes, int(practice), json.dumps(list(topics))),
+            )
+            return int(cursor.lastrowid)
+
+    def record_interview_answer(
+        self,
+        answer: InterviewAnswer,
+        schedule: Callable[[CardRow | None], CardRow] | None,
+    ) -> Review | None:
+        """One answered question in one transaction: the answer and (unless the session is
+        practice, ``schedule`` None) the review it counts as, with the points covered."""
+        with self._write() as conn:
+            review = None
+            if schedule is not None:
+                detail = {
+                    "interview": answer.session_id,
+                    "points": answer.points,
+                    "covered": list(answer.covered),
+                }
+                duration = int(answer.seconds * 1000)
+                review = self._review(
+                    conn,
+                    answer.card_id,
+                    answer.rating,
+                    parse_time(answer.answered_at),
+                    duration,
+                    schedule,
+                    False,
+                    detail,
+                )
+            conn.execute(
+                "INSERT INTO interview_answer (session_id, card_id, topic, answered_at, seconds, "
+                "covered, points, rating, review_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    answer.session_id,
+                    answer.card_id,
+                    answer.topic,
+                    answer.answered_at,
+                    answer.seconds,
+                    json.dumps(list(answer.covered)),
+                    answer.points,
+                    int(answer.rating),
+                    review.id if review else None,
+                ),
+            )
+        return review
+
+    def end_interview(self, session_id: int, at: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE interview_session SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                (iso(at), session_id),
+            )
+
+    def interview_answers(self, session_id: int) -> list[InterviewAnswer]:
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT session_id, card_id, topic, answered_at, seconds, covered, points, rating "
+                "FROM interview_answer WHERE session_id = ? ORDER BY id",
+                (session_id,),
+            ).fetchall()
+        )
+        return [
+            InterviewAnswer(sid, cid, topic, at, secs, tuple(json.loads(cov)), pts, Rating(r))
+            for sid, cid, topic, at, secs, cov, pts, r in rows
+        ]
+
+    def interview_sessions(self) -> list[InterviewSession]:
+        """Every mock interview, newest first, with its answers' totals."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT s.id, s.started_at, s.ended_at, s.minutes, s.practice, s.topics, "
+                "count(a.id), coalesce(sum(json_array_length(a.covered)), 0), "
+                "coalesce(sum(a.points), 0) FROM interview_session s "
+                "LEFT JOIN interview_answer a ON a.session_id = s.id "
+                "GROUP BY s.id ORDER BY s.id DESC"
+            ).fetchall()
+        )
+        return [
+            InterviewSession(i, start, end, m, bool(pr), tuple(json.loads(t)), n, cov, pts)
+            for i, start, end, m, pr, t, n, cov, pts in rows
+        ]
 
     def undo_review(self, review_id: int) -> CardRow | None:
         """Delete a review and put the card's row back exactly as it was before it.
@@ -736,6 +885,8 @@ class Store:
         reviews_per_day: int | None = None,
         parameters: list[float] | None = None,
         optimized_at: str | None = None,
+        plan_recall_target: float | None = None,
+        plan_new_ceiling: int | None = None,
     ) -> None:
         """Store the settings given (None: leave as stored), in one transaction."""
         values = {
@@ -745,15 +896,80 @@ class Store:
             "reviews_per_day": reviews_per_day,
             "parameters": parameters,
             "optimized_at": optimized_at,
+            "plan_recall_target": plan_recall_target,
+            "plan_new_ceiling": plan_new_ceiling,
         }
         with self._write() as conn:
-            for key, value in values.items():
-                if value is None:
-                    continue
-                conn.execute(
-                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
-                    (key, json.dumps(value)),
-                )
+            self._put_settings(conn, values)
+
+    def _put_settings(self, conn: sqlite3.Connection, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if value is None:
+                continue
+            conn.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                (key, json.dumps(value)),
+            )
+
+    # -- the interview plan --------------------------------------------------------------
+
+    def set_plan(
+        self,
+        interview_date: str,
+        topics: Sequence[str],
+        tags: Sequence[str],
+        at: datetime,
+        plan_new_ceiling: int | None = None,
+    ) -> PlanRow:
+        """Start a plan (any plan still open is cleared at the same moment), with a new
+        daily ceiling if given, in one transaction. ``interview_date`` is YYYY-MM-DD."""
+        with self._write() as conn:
+            conn.execute("UPDATE plan SET cleared_at = ? WHERE cleared_at IS NULL", (iso(at),))
+            cursor = conn.execute(
+                "INSERT INTO plan (interview_date, topics, tags, created_at) VALUES (?, ?, ?, ?)",
+                (interview_date, json.dumps(list(topics)), json.dumps(list(tags)), iso(at)),
+            )
+            self._put_settings(conn, {"plan_new_ceiling": plan_new_ceiling})
+            plan_id = int(cursor.lastrowid)
+        return PlanRow(plan_id, interview_date, tuple(topics), tuple(tags), iso(at), None)
+
+    def clear_plan(self, at: datetime) -> PlanRow | None:
+        """End the open plan, if any (its row is kept, marked cleared); the plan ended."""
+        with self._write() as conn:
+            found = conn.execute(f"{_PLAN_SELECT} WHERE cleared_at IS NULL {_LATEST}").fetchone()
+            if found is None:
+                return None
+            conn.execute("UPDATE plan SET cleared_at = ? WHERE cleared_at IS NULL", (iso(at),))
+        return _plan(found)._replace(cleared_at=iso(at))
+
+    def latest_plan(self) -> PlanRow | None:
+        """The latest plan not cleared, whether or not its date has passed."""
+        found = self._read(
+            lambda c: c.execute(f"{_PLAN_SELECT} WHERE cleared_at IS NULL {_LATEST}").fetchone()
+        )
+        return _plan(found) if found else None
+
+    def active_plan(self, today: str) -> PlanRow | None:
+        """The plan in force on the study day ``today`` (YYYY-MM-DD): not cleared, and its
+        interview day not yet past. One small indexed read: the drill asks it at start."""
+        found = self._read(
+            lambda c: c.execute(
+                f"{_PLAN_SELECT} WHERE cleared_at IS NULL AND interview_date >= ? {_LATEST}",
+                (today,),
+            ).fetchone()
+        )
+        return _plan(found) if found else None
+
+    def new_cards_today(self, day_start: datetime, card_ids: Iterable[str]) -> int:
+        """How many of these cards were first seen since the study day began (non-cram)."""
+        return self._read(
+            lambda c: c.execute(
+                "SELECT count(DISTINCT card_id) FROM review_log WHERE reviewed_at >= ? "
+                "AND cram = 0 AND (before IS NULL OR json_extract(before, '$.state') IS NULL) "
+                "AND card_id IN (SELECT value FROM json_each(?))",
+                (iso(day_start), json.dumps(list(card_ids))),
+            ).fetchone()[0]
+        )
 
     # -- checks ------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ def topic(*sources: str) -> str:
         "    question: Q?\n"
         "    answer: A.\n"
         "    explanation: E.\n"
+        "    points: [one, two]\n"  # what strict requires of a recall card besides sources
         "    proof: bn_vs_ln\n"
         "    sources:\n" + items
     )
