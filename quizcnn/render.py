@@ -422,12 +422,8 @@ def format_interval(delta) -> str:
 
 def drill_card(console: Console, shown, counts: tuple[int, int, int], cram: bool) -> None:
     """A card's panel: topic, kind and state above, the question (and choices) inside."""
-    from rich.panel import Panel
-
     card = shown.card
-    body = escape(inline_math(shown.question))
-    for letter, choice in zip(choice_letters(card), card.choices, strict=True):
-        body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
+    body = question_markup(card, shown.question)
     if card.kind is Kind.NUMERIC and shown.unit:
         body += f"\n[dim](answer in {escape(shown.unit)})[/]"
     if card.kind is Kind.IMPLEMENT:
@@ -439,13 +435,29 @@ def drill_card(console: Console, shown, counts: tuple[int, int, int], cram: bool
         body = Group(body, terminal_markdown(card.task or ""), where)
     learning, review, new = counts
     left = f"cram: {review} left" if cram else f"learning {learning} · review {review} · new {new}"
+    title = f"[bold cyan]{escape(card.topic)}[/] · {card.kind} · {shown.label}"
+    question_panel(console, body, title, f"{escape(card.id)} · {left}")
+
+
+def question_markup(card, question: str) -> str:
+    """The question as shown (a generator's draw, say), with a choice card's options."""
+    body = escape(inline_math(question))
+    for letter, choice in zip(choice_letters(card), card.choices, strict=True):
+        body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
+    return body
+
+
+def question_panel(console: Console, body, title: str, subtitle: str) -> None:
+    """A question in its box: what it is above, where it stands below (dim)."""
+    from rich.panel import Panel
+
     console.print()
     console.print(
         Panel(
             body,
-            title=f"[bold cyan]{escape(card.topic)}[/] · {card.kind} · {shown.label}",
+            title=title,
             title_align="left",
-            subtitle=f"[dim]{escape(card.id)} · {left}[/]",
+            subtitle=f"[dim]{subtitle}[/]",
             subtitle_align="right",
             padding=(0, 1),
         ),
@@ -821,25 +833,11 @@ def _clock_text(seconds: float) -> str:
 
 def interview_question(console: Console, asked, session_left_s: float) -> None:
     """The question, its place in the chain, and the session's clock."""
-    from rich.panel import Panel
-
-    card = asked.card
-    body = escape(inline_math(asked.expected.question))
-    for letter, choice in zip(choice_letters(card), card.choices, strict=True):
-        body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
+    body = question_markup(asked.card, asked.expected.question)
     depth = "opener" if asked.depth == 0 else f"follow-up {asked.depth}"
-    console.print()
-    console.print(
-        Panel(
-            body,
-            title=f"[bold cyan]Q{asked.number}[/] · {escape(asked.topic)} · {depth}",
-            title_align="left",
-            subtitle=f"[dim]{_clock_text(session_left_s)} left in the session · the clock runs[/]",
-            subtitle_align="right",
-            padding=(0, 1),
-        ),
-        highlight=False,
-    )
+    title = f"[bold cyan]Q{asked.number}[/] · {escape(asked.topic)} · {depth}"
+    left = f"{_clock_text(session_left_s)} left in the session · the clock runs"
+    question_panel(console, body, title, left)
     console.print("[dim]answer (typed, or aloud then Enter)[/]", highlight=False)
 
 
