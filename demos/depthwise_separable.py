@@ -31,25 +31,9 @@ from __future__ import annotations
 
 import math
 
+from _common import conv_macs
+
 from quizcnn.proofkit import Proof, main
-
-
-def conv_macs(torch, module, x) -> int:
-    """Multiply-adds of every Conv2d in module for input x, read off forward hooks."""
-    total = 0
-
-    def hook(m, _inp, out):
-        nonlocal total
-        total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-
-    handles = [
-        m.register_forward_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Conv2d)
-    ]
-    with torch.no_grad():
-        module(x)
-    for h in handles:
-        h.remove()
-    return total
 
 
 def separable(nn, m, n, k, dev, dtype=None):
@@ -92,7 +76,7 @@ def run(proof: Proof) -> None:
     x = torch.randn(1, M, F, F, device=dev)
     standard = nn.Conv2d(M, N, K, padding=1, bias=False, device=dev)
     sep = separable(nn, M, N, K, dev)
-    macs_std, macs_sep = conv_macs(torch, standard, x), conv_macs(torch, sep, x)
+    macs_std, macs_sep = conv_macs(torch, standard, x)[0], conv_macs(torch, sep, x)[0]
     proof.close(
         "standard_macs",
         "MACs of the standard 3x3 conv, 112x112, 64 -> 128",
@@ -151,7 +135,7 @@ def run(proof: Proof) -> None:
         mm, nn_, ff = int(alpha * m), int(alpha * n), int(rho * f)
         return conv_macs(
             torch, separable(nn, mm, nn_, 3, dev), torch.zeros(1, mm, ff, ff, device=dev)
-        )
+        )[0]
 
     full = layer_macs(1.0, 1.0)
     width_ratio, res_ratio = layer_macs(0.5, 1.0) / full, layer_macs(1.0, 0.5) / full

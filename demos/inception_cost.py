@@ -27,6 +27,8 @@ A hand-built DenseNet-121 (k = 32, blocks 6-12-24-16, compression 0.5) has
 
 from __future__ import annotations
 
+from _common import conv_macs
+
 from quizcnn.proofkit import Proof, main
 
 # inception(3a): (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj), GoogLeNet Table 1
@@ -68,24 +70,6 @@ def make_inception(torch):
             return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(x)], dim=1)
 
     return Inception
-
-
-def conv_macs(torch, module, x) -> int:
-    """Multiply-adds of every Conv2d in module for input x, read off forward hooks."""
-    total = 0
-
-    def hook(m, _inp, out):
-        nonlocal total
-        total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-
-    handles = [
-        m.register_forward_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Conv2d)
-    ]
-    with torch.no_grad():
-        out = module(x)
-    for h in handles:
-        h.remove()
-    return total, out
 
 
 def count(module) -> int:

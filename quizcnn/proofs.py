@@ -94,6 +94,11 @@ def _docstring_title(path: Path) -> str:
 def load_run(info: ProofInfo) -> Callable:
     """Import a proof's module from its file and return its ``run`` function."""
     import importlib.util
+    import sys
+
+    folder = str(info.path.parent)
+    if folder not in sys.path:  # a proof imports what proofs share from demos/_common.py
+        sys.path.append(folder)
 
     spec = importlib.util.spec_from_file_location(f"quizcnn_demo_{info.name}", info.path)
     if spec is None or spec.loader is None:
