@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -156,6 +155,8 @@ class Check:
 
     def user_error(self, exc: BaseException) -> str:
         """'ValueError: ... (your file, line 12, in f: x = y[3])': the user's last frame."""
+        import traceback
+
         frames = [
             f for f in traceback.extract_tb(exc.__traceback__) if f.filename == self.user_file
         ]

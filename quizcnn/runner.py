@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quizcnn.cards import Card
-from quizcnn.checkkit import CheckReport
 from quizcnn.paths import attempts_dir
-from quizcnn.proofs import ProofError, checker_path
+
+if TYPE_CHECKING:  # imported when a check runs: a drill without code cards pays nothing
+    import subprocess
+
+    from quizcnn.checkkit import CheckReport
 
 TIME_LIMIT_S = 10.0  # a checker's cases take well under a second with a right solution
 MEMORY_MB = 2048  # beyond what torch itself maps
@@ -59,15 +60,22 @@ class CheckRun:
         self.card = card
         self.time_limit_s = time_limit_s
         self.memory_mb = memory_mb
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | None = None  # noqa: F821 - see TYPE_CHECKING
         self.started_at = 0.0
 
     def start(self) -> CheckRun:
         """Launch the child now: it imports torch while the user reads and writes."""
+        import subprocess
+        import tempfile
+
         if self.process is None:
             self.started_at = time.monotonic()
+            command = [sys.executable, "-m", "quizcnn.runner_child"]
+            path = self._checker_path()
+            if path is not None:
+                command += [self.card.checker or "", str(path)]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "quizcnn.runner_child"],
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -77,6 +85,14 @@ class CheckRun:
             )
         return self
 
+    def _checker_path(self) -> Path | None:
+        from quizcnn.proofs import ProofError, checker_path
+
+        try:
+            return checker_path(self.card.checker or "")
+        except ProofError:
+            return None  # run() reports it
+
     def cancel(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
@@ -84,6 +100,11 @@ class CheckRun:
 
     def run(self, file: Path) -> CheckReport:
         """Check the user's saved file; every failure is a report with an error line."""
+        import subprocess
+        import tempfile
+
+        from quizcnn.proofs import ProofError, checker_path
+
         try:
             path = checker_path(self.card.checker or "")
         except ProofError as exc:
@@ -120,6 +141,8 @@ class CheckRun:
             return self._report(process.returncode, report_file)
 
     def _report(self, code: int, report_file: Path) -> CheckReport:
+        from quizcnn.checkkit import CheckReport
+
         try:
             return CheckReport.from_dict(json.loads(report_file.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
@@ -136,6 +159,8 @@ class CheckRun:
         )
 
     def _failed(self, message: str) -> CheckReport:
+        from quizcnn.checkkit import CheckReport
+
         return CheckReport(
             self.card.id, self.card.checker or "", "", error=message, time_limit_s=self.time_limit_s
         )
@@ -143,6 +168,7 @@ class CheckRun:
 
 def _ready(process: subprocess.Popen, deadline: float) -> bool:
     """Wait for the child's ready byte (it has imported torch and quizcnn)."""
+    import select
     assert process.stdout is not None
     while True:
         left = deadline - time.monotonic()

@@ -6,6 +6,8 @@ file, the report's path, the limits). So a parent can start it while the card
 is on screen and the verdict comes soon after the editor closes. Before the
 user's code runs, the child caps its own memory (address space) and CPU time,
 and sends whatever the code prints to a capped buffer, never to the terminal.
+Started as ``python -m quizcnn.runner_child NAME PATH``, it loads that checker
+before saying it is ready, and calls the checker's ``warm()`` if it has one.
 One job per process: user code can leave any state behind.
 """
 
@@ -69,6 +71,12 @@ def main() -> None:
     from quizcnn import checkkit
 
     torch.set_num_threads(1)  # the same reduction order everywhere, as in proofs
+    preloaded = None
+    if len(sys.argv) > 2:  # the checker is known at start: load it (and warm it) now
+        preloaded = load_module(f"quizcnn_checker_{sys.argv[1]}", sys.argv[2])
+        warm = getattr(preloaded, "warm", None)
+        if callable(warm):
+            warm()  # e.g. the first torch.optim optimizer imports torch._dynamo (~1.5 s)
     ready = os.fdopen(os.dup(1), "wb", buffering=0)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # output written below Python's sys.stdout goes nowhere
@@ -78,7 +86,7 @@ def main() -> None:
     job = json.loads(sys.stdin.readline() or "{}")
     if not job:
         return
-    checker = load_module(f"quizcnn_checker_{job['checker']}", job["checker_path"])
+    checker = preloaded or load_module(f"quizcnn_checker_{job['checker']}", job["checker_path"])
     output = CappedOutput()
     sys.stdout = sys.stderr = output
     if sys.platform.startswith("linux"):

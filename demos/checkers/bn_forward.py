@@ -14,6 +14,7 @@ in the running estimate, and eval mode still using the batch's statistics.
 from __future__ import annotations
 
 FUNCTION = "batchnorm_forward"
+momentum, eps = 0.1, 1e-5  # PyTorch's defaults, used by every case
 
 
 def run(check, fn) -> None:
@@ -33,8 +34,9 @@ def run(check, fn) -> None:
         beta = np.random.randn(d)
         running_mean = np.random.randn(d) * 0.1
         running_var = np.random.rand(d) + 0.5
-        momentum, eps = 0.1, 1e-5
-        expected = _reference(torch, x, gamma, beta, running_mean, running_var, momentum, eps, training)
+        expected = _reference(
+            torch, x, gamma, beta, running_mean, running_var, momentum, eps, training
+        )
         inputs = (
             f"x: ({n}, {d}) float64, scale {scale:g}, shift {shift:g}; training={training}; "
             f"momentum={momentum}, eps={eps:g}"
@@ -42,12 +44,16 @@ def run(check, fn) -> None:
         args = (x.copy(), gamma.copy(), beta.copy(), running_mean.copy(), running_var.copy())
         check.compare(
             name,
-            lambda args=args: fn(*args, momentum=momentum, eps=eps, training=training),
+            lambda args=args, training=training: fn(
+                *args, momentum=momentum, eps=eps, training=training
+            ),
             expected,
             inputs=inputs,
             atol=1e-6 * max(1.0, scale),
             rtol=1e-6,
-            mistakes=_mistakes(np, x, gamma, beta, running_mean, running_var, momentum, eps, training),
+            mistakes=_mistakes(
+                np, x, gamma, beta, running_mean, running_var, momentum, eps, training
+            ),
         )
 
 
