@@ -121,6 +121,13 @@ def locator_problem(work: Work, locator: str) -> str | None:
             return f"a citation of the book {work.key!r} must start with its section (§N.M) or chapter (Ch. N)"
         if chapter not in work.chapters:
             return f"the book {work.key!r} lists no chapter {chapter} in its chapters table"
+        named = {int(n) for n in re.findall(r"(?:§|Ch\. )(\d+)", locator)}
+        others = {n for n in named if work.chapters.get(n) != work.chapters[chapter]}
+        if others:
+            return (
+                f"a citation of the book {work.key!r} links one chapter's page: cite chapter "
+                f"{min(others)} in a source of its own"
+            )
     return None
 
 

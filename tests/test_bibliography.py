@@ -324,3 +324,20 @@ def test_every_shipped_work_is_cited_and_every_shipped_source_is_registered():
     cited = {s.key for c in cards for s in c.sources}
     assert sorted(set(works) - cited) == []
     assert cited <= set(works)
+
+
+def test_one_book_citation_cannot_span_chapters_with_different_pages(tmp_path):
+    """A citation links one page, so §1.2 and §2.1 of a book with a page per chapter are
+    two sources; a book that is one document may name several chapters at once."""
+    folder = bank(tmp_path, topic("{ref: good-book, at: §1.2 and §2.1}"))
+    result = check(folder)
+    assert result.exit_code == 1
+    line, col = position(folder / "cites.yaml", "§1.2 and §2.1")
+    assert problem_lines(result) == [
+        f"{folder / 'cites.yaml'}:{line}:{col}: cx-one: a citation of the book 'good-book' links "
+        "one chapter's page: cite chapter 2 in a source of its own"
+    ]
+    split = bank(
+        tmp_path / "split", topic("{ref: good-book, at: §1.2}", "{ref: good-book, at: §2.1}")
+    )
+    assert check(split).exit_code == 0
