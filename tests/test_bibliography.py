@@ -337,6 +337,7 @@ def test_one_book_citation_cannot_span_chapters_with_different_pages(tmp_path):
         f"{folder / 'cites.yaml'}:{line}:{col}: cx-one: a citation of the book 'good-book' links "
         "one chapter's page: cite chapter 2 in a source of its own"
     ]
+    (tmp_path / "split").mkdir()
     split = bank(
         tmp_path / "split", topic("{ref: good-book, at: §1.2}", "{ref: good-book, at: §2.1}")
     )
