@@ -123,7 +123,9 @@ def check(
     strict: Annotated[
         bool,
         typer.Option(
-            "--strict", help="Also require sources on every card and a proof in every topic."
+            "--strict",
+            help="Also require registered sources on every card, key points on recall cards, "
+            "a proof and an opener in every topic.",
         ),
     ] = False,
 ) -> None:
@@ -496,7 +498,7 @@ def drill(
     code = WarmChecks()
     with store_session() as store:
         options = Options(tuple(topic or ()), tuple(tag or ()), new, limit, cram)
-        session = Drill(store, cards, options, clock=clock)
+        session = Drill(store, cards, options, clock=clock, bank_cards=bank.cards)
         events = session.start()
         try:
             while True:
@@ -779,6 +781,54 @@ def stats(
         print_json(result.to_dict())
     else:
         render.stats_report(console, result)
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    day: Annotated[
+        str | None,
+        typer.Argument(metavar="[DATE]", help="The interview day, YYYY-MM-DD (sets the plan)."),
+    ] = None,
+    topic: TopicsOption = None,
+    tag: TagsOption = None,
+    ceiling: Annotated[
+        str | None,
+        typer.Option(
+            "--ceiling", metavar="N", help="Most new cards a day the plan may ask for (1-1000)."
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="End the plan.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Plan for the interview day: pace new cards, pull reviews in before it, predict recall.
+
+    `quizcnn plan 2027-01-18 --topic bn` sets the day and scope and prints the plan;
+    `quizcnn plan` shows where you stand; `quizcnn plan --clear` ends it (it also ends
+    by itself once the day has passed).
+    """
+    from quizcnn.plan import PlanError, handle
+
+    bank = get_bank(ctx)
+    clock = _clock()
+    with store_session() as store:
+        try:
+            view = handle(
+                store,
+                bank,
+                clock(),
+                date_text=day,
+                topics=list(topic or []),
+                tags=list(tag or []),
+                ceiling=ceiling,
+                clear=clear,
+            )
+        except PlanError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(view.to_dict())
+    else:
+        render.plan_view(console, view)
 
 
 CardNames = Annotated[
