@@ -33,6 +33,7 @@ from quizcnn import grading
 from quizcnn.bank import Card, Kind
 from quizcnn.grading import RATING_NAMES, Expected, Verdict
 from quizcnn.schedule import (
+    RATINGS,
     STATE_NAMES,
     Queue,
     apply_rating,
@@ -268,9 +269,14 @@ class Drill:
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         fuzz: bool = True,
+        bank_cards: Sequence[Card] | None = None,
     ) -> None:
         self.store = store
         self.cards = list(cards)
+        # an interview plan's scope is drawn from the whole bank, not this selection
+        self.bank_cards = self.cards if bank_cards is None else bank_cards
+        self._plan: Any = None  # quizcnn.plan.InForce, read at the first queue
+        self._plan_read = False
         self.options = options or Options()
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.tz = tz
@@ -492,7 +498,7 @@ class Drill:
             rating,
             now,
             duration,
-            lambda before: apply_rating(self.scheduler, before, card.id, rating, now),
+            lambda before: self._next_row(before, card.id, rating, now),
             cram=cram,
             detail=detail,
         )
@@ -586,15 +592,48 @@ class Drill:
             session_new=sum(1 for d in self.history if d.was_new),
             session_counted=self._limited_done(),
         )
+        rows = self.store.queue_rows()
+        day_end = next_day_start(now, rollover, self.tz)
+        plan = self._plan_in_force(now)
+        extra = {}
+        if plan is not None:  # an interview plan: its pace, its deadline, its last days
+            if self.options.new is None:
+                start = day_start(now, rollover, self.tz)
+                new_allowance = plan.new_allowance(
+                    rows, lambda: self.store.new_cards_today(start, plan.scope)
+                )
+            extra = plan.queue_options(rows, day_end, paced=self.options.new is None)
         return build_queue(
             self.ids,
-            self.store.queue_rows(),
+            rows,
             now,
-            next_day_start(now, rollover, self.tz),
+            day_end,
             new_allowance=new_allowance,
             review_allowance=review_allowance,
             parameters=self.settings.parameters,
+            **extra,
         )
+
+    def _plan_in_force(self, now: datetime):
+        """The interview plan in force (read once, with one small query), or None."""
+        if not self._plan_read and not self.options.cram:
+            self._plan_read = True
+            rollover = self.settings.rollover_hour
+            today = day_start(now, rollover, self.tz).astimezone(self.tz).date()
+            found = self.store.active_plan(today.isoformat())
+            if found is not None:
+                from quizcnn.plan import in_force
+
+                self._plan = in_force(found, self.bank_cards, self.settings, now, self.tz)
+        return self._plan
+
+    def _next_row(
+        self, before: CardRow | None, card_id: str, rating: Rating, now: datetime
+    ) -> CardRow:
+        """FSRS's next row, with an interview plan's deadline cap on an in-scope card."""
+        row = apply_rating(self.scheduler, before, card_id, rating, now)
+        plan = self._plan_in_force(now)
+        return row if plan is None else plan.cap(row)
 
     def _next_cram_id(self) -> str | None:
         if self._cram_list is None:
@@ -650,6 +689,10 @@ class Drill:
         if self.options.cram:
             return dict
         now = self.clock()
+        if self._plan_in_force(now) is not None:  # the interval the capped grade will set
+            return lambda: {
+                r: parse_time(self._next_row(before, card.id, r, now).due) - now for r in RATINGS
+            }
         return lambda: preview(self.scheduler, before, card.id, now)
 
     # -- summary -------------------------------------------------------------------

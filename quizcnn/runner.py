@@ -169,6 +169,7 @@ class CheckRun:
 def _ready(process: subprocess.Popen, deadline: float) -> bool:
     """Wait for the child's ready byte (it has imported torch and quizcnn)."""
     import select
+
     assert process.stdout is not None
     while True:
         left = deadline - time.monotonic()

@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta, timezone, tzinfo
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
@@ -245,6 +245,9 @@ def build_queue(
     review_allowance: int,
     parameters: Sequence[float] | None = None,
     learn_ahead: timedelta = LEARN_AHEAD,
+    new_pool: Sequence[str] | None = None,
+    due_anyway: Collection[str] = (),
+    review_order: Callable[[QueueRow, float], Any] | None = None,
 ) -> Queue:
     """Today's queue from the cards' states alone (never the review log).
 
@@ -252,6 +255,11 @@ def build_queue(
     ``queue_rows()`` and may name cards outside the selection (removed or filtered out): they are
     skipped. Review-state cards due before ``day_end`` (the next rollover) are due
     today; learning cards are due at their exact time.
+
+    An interview plan adjusts three things: ``new_pool`` (new cards come only from
+    these, in this order), ``due_anyway`` (review cards due today although their
+    stored due is later: the plan's deadline) and ``review_order`` (a sort key from
+    the row and its retrievability now, lowest first, instead of that retrievability).
     """
     parameters = parameters or DEFAULT_PARAMETERS
     selected = set(bank_ids)
@@ -270,10 +278,11 @@ def build_queue(
             continue
         # ISO UTC strings of one fixed width compare in time order
         if row.state == State.Review:
-            if row.due < end_text:
+            if row.due < end_text or row.card_id in due_anyway:
                 last = parse_time(row.last_review)
                 r = retrievability(row.stability, last, now, parameters) if last else 0.0
-                reviews.append((r, row.due, row.card_id))
+                key = review_order(row, r) if review_order is not None else r
+                reviews.append((key, row.due, row.card_id))
         elif row.due <= now_text:
             learning.append((row.due, row.card_id))
         elif row.due <= ahead_text:
@@ -285,8 +294,8 @@ def build_queue(
     new_slots = max(0, min(new_allowance, review_allowance - len(review_ids)))
     new_ids = []
     if new_slots:
-        for card_id in bank_ids:
-            if card_id not in known:
+        for card_id in bank_ids if new_pool is None else new_pool:
+            if card_id not in known and card_id in selected:
                 new_ids.append(card_id)
                 if len(new_ids) == new_slots:
                     break

@@ -8,6 +8,7 @@
   only the first such review of a card in a study day, Again = forgotten; young
   cards have an interval under 21 days, mature ones 21 days or more.
 - Weakest topics by again-rate; the current streak of study days.
+- While an interview plan is in force: its days left and predicted recall on the day.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Stats:
     weakest: list[TopicAgain]
     streak: int
     extra: dict = field(default_factory=dict)
+    plan: dict | None = None  # the interview plan's line, while one is in force
 
     def to_dict(self) -> dict:
         return {
@@ -83,6 +85,7 @@ class Stats:
             },
             "weakest_topics": [{**asdict(t), "again_rate": t.rate} for t in self.weakest],
             "streak_days": self.streak,
+            "plan": self.plan,
         }
 
 
@@ -165,7 +168,18 @@ def compute(
         retention=_true_retention(store, days, today),
         weakest=_weakest_topics(store, topic_of),
         streak=_streak(per_day, today),
+        plan=_plan_line(store, cards, now, settings, tz, today),
     )
+
+
+def _plan_line(store: Store, cards, now: datetime, settings, tz, today: date) -> dict | None:
+    """Days left and predicted recall on the day, while an interview plan is in force
+    (the plan module, and numpy with it, load only then)."""
+    if store.active_plan(today.isoformat()) is None:
+        return None
+    from quizcnn.plan import stats_line
+
+    return stats_line(store, cards, now, settings, tz)
 
 
 def _true_retention(store: Store, days: _Days, today: date) -> dict[str, dict[str, Retention]]:

@@ -169,7 +169,8 @@ def test_strict_requires_a_proof_in_every_topic_at_the_topic_key(tmp_path):
         load_bank([tmp_path], include_builtin=False, strict=True)
     messages = [str(i) for i in caught.value.issues]
     assert any(
-        m.endswith("noproof.yaml:2:8: -: topic 'noproof' has no card with a proof") for m in messages
+        m.endswith("noproof.yaml:2:8: -: topic 'noproof' has no card with a proof")
+        for m in messages
     ), messages
 
 

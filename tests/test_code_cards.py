@@ -205,6 +205,7 @@ def _card_yaml(card) -> str:
         "explanation": card.explanation,
         "sources": ["Ioffe & Szegedy 2015, §3"],
     }
+
     class Literal(yaml.SafeDumper):
         """Multi-line text as | blocks, as an author writes it (no escapes)."""
 

@@ -181,7 +181,9 @@ def test_bad_input_is_one_clear_line(args, message, isolated_home):
 def test_history_lists_past_sessions_with_scores(isolated_home, monkeypatch):
     monkeypatch.setenv("QUIZCNN_NOW", "2026-03-02T10:00:00Z")
     args = ["--no-builtin", "--bank", str(BANK), "interview"]
-    done = runner.invoke(app, [*args, "--topic", "beta", "--json"], input="identity gradient\n\nb\n\n")
+    done = runner.invoke(
+        app, [*args, "--topic", "beta", "--json"], input="identity gradient\n\nb\n\n"
+    )
     assert done.exit_code == 0, done.output
     history = runner.invoke(app, [*args, "--history", "--json"])
     (session,) = json.loads(history.stdout)

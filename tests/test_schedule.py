@@ -241,7 +241,7 @@ def test_queue_order_learning_then_reviews_by_retrievability_then_new_in_bank_or
     # due today (c3 later today, before the 4 am rollover), lowest retrievability first
     r = {
         cid: retrievability(s, datetime.fromisoformat(last), T0, DEFAULT_PARAMETERS)
-        for cid, _, _, last, s, _ in rows
+        for cid, _, _, last, s, *_ in rows
         if cid in ("c1", "c2", "c3")
     }
     assert queue.reviews == sorted(r, key=r.get) == ["c2", "c3", "c1"]
