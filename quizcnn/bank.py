@@ -91,3 +91,49 @@ def load_bank(
         raise BankError(sorted(checker.issues, key=lambda i: (str(i.path), i.line, i.column)))
     cards = [c for t in checker.topics for c in t.cards]
     return Bank({t.name: t for t in checker.topics}, cards, checker.warnings)
+
+
+def load_translations(
+    bank: Bank,
+    lang: str,
+    extra: Sequence[Path] = (),
+    *,
+    include_builtin: bool = True,
+    strict: bool = False,
+) -> tuple[dict, list[BankIssue], list[BankIssue]]:
+    """The bank's overlays in ``lang`` (topic name -> Overlay), the errors (unknown cards
+    or fields, choice counts; with ``strict`` also stale and missing translations) and
+    the warnings (stale and missing translations without ``strict``)."""
+    from quizcnn.bank_check import OverlayChecker
+
+    checker = OverlayChecker(bank, lang, strict)
+    for directory in bank_dirs(extra, include_builtin):
+        checker.load_language(Path(directory))
+    for topic in bank.topics.values():
+        if topic.name not in checker.overlays:
+            checker.path = topic.path
+            message = f"topic {topic.name!r} has no {lang} translation ({lang}/{topic.name}.yaml)"
+            checker.problem(None, "-", message)
+    return checker.overlays, checker.issues, checker.warnings
+
+
+def localized(bank: Bank, overlays: dict, lang: str) -> Bank:
+    """The bank as a reader of ``lang`` sees it: translated titles, cards and aliases
+    (a missing or stale translation falls back to the English card, marked)."""
+    from dataclasses import replace
+
+    from quizcnn.i18n import localize
+
+    topics: dict[str, Topic] = {}
+    for name, topic in bank.topics.items():
+        overlay = overlays.get(name)
+        translations = overlay.translations if overlay else {}
+        cards = tuple(localize(c, translations.get(c.id), lang) for c in topic.cards)
+        topics[name] = replace(
+            topic,
+            title=(overlay.title if overlay and overlay.title else topic.title),
+            aliases=topic.aliases + (overlay.aliases if overlay else ()),
+            cards=cards,
+        )
+    cards = [c for t in topics.values() for c in t.cards]
+    return Bank(topics, cards, bank.warnings)

@@ -33,6 +33,7 @@ from quizcnn.cards import (
     Point,
     Topic,
 )
+from quizcnn.i18n import Overlay, Translation, english_fields, overlay_files, source_hash
 from quizcnn.paths import BIBLIOGRAPHY_FILE, topic_files
 from quizcnn.suggest import did_you_mean
 
@@ -683,3 +684,124 @@ def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
         if node not in state:
             visit(node)
     return found
+
+
+class OverlayChecker(BankChecker):
+    """Reads a language's overlays against a loaded bank: every problem positioned."""
+
+    def __init__(self, bank, lang: str, strict: bool):
+        super().__init__(set(), strict)
+        self.bank = bank
+        self.lang = lang
+        self.overlays: dict[str, Overlay] = {}
+
+    def problem(self, node, card_id: str, message: str) -> None:
+        """Stale, missing or mismatched translations: errors with --strict, else warnings."""
+        (self.error if self.strict else self.warn)(node, card_id, message)
+
+    def load_language(self, directory: Path) -> None:
+        folder = directory / self.lang
+        if not folder.is_dir():
+            return
+        for path in overlay_files(folder):
+            root = self.read_tree(path)
+            if root is not False:
+                self.check_overlay(path, root)
+
+    def check_overlay(self, path: Path, root) -> None:
+        if not isinstance(root, yaml.MappingNode):
+            self.error(root, "-", "an overlay must be a mapping with topic and cards")
+            return
+        keys = {"format_version", "lang", "topic", "title", "aliases", "cards"}
+        fields = self.mapping(root, "-", keys, "overlay")
+        name = self.required_str(root, fields, "topic", "-")
+        topic = self.bank.topics.get(name or "")
+        if name is not None and topic is None:
+            self.error(fields["topic"], "-", f"overlay names no topic of the bank: {name!r}")
+            return
+        lang = self.optional_str(fields.get("lang"), "-", "lang")
+        if lang is not None and lang != self.lang:
+            self.error(fields["lang"], "-", f"lang {lang!r} in the {self.lang}/ folder")
+        if topic is None:
+            return
+        title = self.optional_str(fields.get("title"), "-", "title")
+        aliases = [a for a, _ in self._str_items(fields.get("aliases"), "-", "aliases")]
+        translations = self.translations(fields.get("cards"), topic)
+        self.overlays[topic.name] = Overlay(
+            self.lang, topic.name, title, tuple(aliases), translations, path
+        )
+        for card in topic.cards:
+            if card.id not in translations:
+                self.problem(fields.get("cards", root), card.id, f"no {self.lang} translation")
+
+    def translations(self, node, topic) -> dict[str, Translation]:
+        found: dict[str, Translation] = {}
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, "-", "cards must map each card id to its translation")
+            return found
+        ids = {c.id: c for c in topic.cards}
+        for key_node, value in node.value:
+            card_id = key_node.value if isinstance(key_node, yaml.ScalarNode) else "-"
+            card = ids.get(card_id)
+            if card is None:
+                hint = did_you_mean(str(card_id), ids, n=1, quote=True)
+                self.error(
+                    key_node, str(card_id), f"no card {card_id!r} in topic {topic.name!r}{hint}"
+                )
+                continue
+            translation = self.translation(card, value)
+            if translation is not None:
+                found[card.id] = translation
+        return found
+
+    def translation(self, card: Card, node) -> Translation | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, card.id, "a translation must be a mapping of fields")
+            return None
+        english = english_fields(card)
+        fields = self.mapping(
+            node, card.id, {"source", *english}, f"{card.kind} card's translation"
+        )
+        source = self.required_str(node, fields, "source", card.id) or ""
+        if source and source != source_hash(card):
+            self.problem(
+                fields["source"],
+                card.id,
+                f"stale: the English changed since this translation (made from {source}, "
+                f"now {source_hash(card)}); update it",
+            )
+        text = {
+            k: self.optional_str(fields.get(k), card.id, k)
+            for k in ("question", "answer", "explanation", "task")
+        }
+        for key in english:
+            if key not in fields:
+                self.problem(node, card.id, f"{key} is not translated")
+        choices = tuple(self.str_list(fields.get("choices"), card.id, "choices"))
+        if "choices" in fields and len(choices) != len(card.choices):
+            self.error(
+                fields["choices"],
+                card.id,
+                f"{len(choices)} translated choices, the English has {len(card.choices)}",
+            )
+        points = ()
+        if "points" in fields:
+            points = tuple(self.points(fields["points"], card.id))
+            if len(points) != len(card.points):
+                self.error(
+                    fields["points"],
+                    card.id,
+                    f"{len(points)} translated points, the English has {len(card.points)}",
+                )
+        return Translation(
+            card.id,
+            source,
+            text["question"],
+            text["answer"],
+            text["explanation"],
+            choices,
+            points,
+            text["task"],
+            self.path,
+            node.start_mark.line + 1,
+        )

@@ -111,6 +111,9 @@ class Card:
     tags: tuple[str, ...] = ()
     path: Path = field(default=Path("."), compare=False)
     line: int = field(default=0, compare=False)
+    # the language the text is in, and (when localized) the English card it comes from
+    lang: str = field(default="en", compare=False)
+    english: Card | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The card as JSON: its keys in the bank's order, with its topic after the id."""

@@ -48,6 +48,7 @@ class GlobalOptions:
 
     bank_dirs: list[Path] = field(default_factory=list)
     include_builtin: bool = True
+    lang: str | None = None  # --lang, else QUIZCNN_LANG, else the `lang` setting
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -74,10 +75,50 @@ def get_bank(ctx: typer.Context, strict: bool = False, cached: bool = True) -> B
         fail("--no-builtin leaves no cards: add --bank DIR or set QUIZCNN_BANK")
     load = load_bank_cached if cached else load_bank
     try:
-        return load(config.bank_dirs, include_builtin=config.include_builtin, strict=strict)
+        bank = load(config.bank_dirs, include_builtin=config.include_builtin, strict=strict)
     except BankError as exc:
         render.bank_issues(err_console, exc.issues)
         raise typer.Exit(EXIT_INVALID) from None
+    lang = language(ctx)
+    if lang == "en":
+        return bank
+    return _translated_bank(bank, lang, config, strict=False)[0]
+
+
+def language(ctx: typer.Context) -> str:
+    """--lang, else QUIZCNN_LANG, else the `lang` setting, else English."""
+    from quizcnn.i18n import parse_language
+
+    chosen = global_options(ctx).lang or os.environ.get("QUIZCNN_LANG")
+    if not chosen:
+        from quizcnn.store import StoreError, open_existing
+
+        try:
+            store = open_existing()
+        except StoreError:
+            store = None
+        if store is not None:
+            with store:
+                chosen = store.settings().lang
+    try:
+        lang, both = parse_language(chosen or "en")
+    except ValueError as exc:
+        fail(str(exc))
+    return f"{lang}+en" if both else lang
+
+
+def _translated_bank(bank: Bank, lang: str, config, strict: bool):
+    """The bank in ``lang`` and the translation issues; bad overlays stop with each listed."""
+    from quizcnn.bank import load_translations, localized
+
+    base = lang.split("+")[0]
+    overlays, issues, warnings = load_translations(
+        bank, base, config.bank_dirs, include_builtin=config.include_builtin, strict=strict
+    )
+    if issues:
+        render.bank_issues(err_console, issues)
+        raise typer.Exit(EXIT_INVALID)
+    return localized(bank, overlays, lang), warnings
 
 
 def _version(value: bool) -> None:
@@ -105,6 +146,15 @@ def main_options(
             help="Use only your own banks (--bank, QUIZCNN_BANK), not the shipped one.",
         ),
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="The cards' language: en, zh, or zh+en (Chinese with the English under it); "
+            "also QUIZCNN_LANG and the lang setting.",
+            metavar="LANG",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -115,6 +165,7 @@ def main_options(
     config = global_options(ctx)
     config.bank_dirs = list(bank or [])
     config.include_builtin = not no_builtin
+    config.lang = lang
 
 
 @app.command()
@@ -132,7 +183,14 @@ def check(
     """Validate the question bank (and your --bank folders) and summarise it."""
     from quizcnn.proofs import proof_names
 
+    english = global_options(ctx).lang
+    global_options(ctx).lang = "en"  # the English bank first; its translation below
     bank = get_bank(ctx, strict=strict, cached=False)  # check always reads every file
+    global_options(ctx).lang = english
+    lang = language(ctx)
+    if lang != "en":
+        _, warnings = _translated_bank(bank, lang, global_options(ctx), strict=strict)
+        render.bank_issues(err_console, warnings)
     render.check_summary(console, bank, proof_names(), strict)
     _report_removed_ids(bank)
 
@@ -220,6 +278,9 @@ def explain(
     from quizcnn.proofs import proof_titles
 
     bank = get_bank(ctx)
+    if not name.isascii() and language(ctx) == "en":
+        # a Chinese name (批归一化): the topic in the language its name is in
+        bank = _translated_bank(bank, "zh", global_options(ctx), strict=False)[0]
     try:
         cards = bank.find(name)
     except UnknownName as exc:
@@ -965,7 +1026,7 @@ def _report_removed_ids(bank: Bank) -> None:
     render.removed_ids(console, ids, store.path)
 
 
-GLOBAL_OPTIONS_WITH_VALUE = ("--bank",)
+GLOBAL_OPTIONS_WITH_VALUE = ("--bank", "--lang")
 
 
 def app_for(argv: list[str]) -> typer.Typer:

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from quizcnn.bank import Bank, BankIssue, Card, Kind
 from quizcnn.grading import RATING_NAMES, choice_letters, correct_letter
+from quizcnn.i18n import both, fallback
 from quizcnn.mathtext import latex_to_unicode
 from quizcnn.results import ProofResult, Series, describe_expected, format_measured
 from quizcnn.results import Table as ProofTable
@@ -149,10 +150,8 @@ def explain_cards(
     for card in cards:
         console.print()
         console.print(f"[bold cyan]{escape(card.id)}[/] [dim]({card.kind})[/]", highlight=False)
-        console.print(f"[bold]Q:[/] {escape(card.question)}", highlight=False)
-        for letter, choice in zip(choice_letters(card), card.choices, strict=True):
-            mark = " [green]✓[/]" if choice == card.correct else ""
-            console.print(f"   {letter}) {escape(choice)}{mark}", highlight=False)
+        question = question_markup(card, card.question, correct_mark=True)
+        console.print(f"[bold]Q:[/] {question}", highlight=False)
         if card.kind is Kind.NUMERIC and card.generator:
             console.print(f"[dim]numbers drawn at review time ({card.generator})[/]")
         elif card.kind is Kind.NUMERIC and card.value is not None:
@@ -165,8 +164,13 @@ def explain_cards(
             console.print(f"[dim]check a file: quizcnn solve {card.id} FILE[/]", highlight=False)
             code_solution(console, card)
         else:
-            console.print(f"[bold]A:[/] {escape(card.answer)}", highlight=False)
+            console.print(
+                f"[bold]A:[/] {escape(card.answer)}{english_under(card, 'answer')}",
+                highlight=False,
+            )
         console.print(terminal_markdown(card.explanation))
+        if both(card):
+            console.print(terminal_markdown(card.english.explanation), style="dim")
         if card.sources:
             console.print("[bold]Sources[/]")
             for source in card.sources:
@@ -439,12 +443,32 @@ def drill_card(console: Console, shown, counts: tuple[int, int, int], cram: bool
     question_panel(console, body, title, f"{escape(card.id)} · {left}")
 
 
-def question_markup(card, question: str) -> str:
-    """The question as shown (a generator's draw, say), with a choice card's options."""
+def question_markup(card, question: str, correct_mark: bool = False) -> str:
+    """The question as shown (a generator's draw, say), with a choice card's options
+    (the correct one ticked for `explain`); in --lang zh+en the English under each,
+    dimmer; an untranslated card is marked."""
     body = escape(inline_math(question))
-    for letter, choice in zip(choice_letters(card), card.choices, strict=True):
-        body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}"
+    english = card.english if both(card) else None
+    if english is not None and question == card.question:
+        body += f"\n[dim]{escape(inline_math(english.question))}[/]"
+    for i, (letter, choice) in enumerate(zip(choice_letters(card), card.choices, strict=True)):
+        mark = " [green]✓[/]" if correct_mark and choice == card.correct else ""
+        body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}{mark}"
+        if english is not None and english.choices[i] != choice:
+            body += f" [dim]{escape(inline_math(english.choices[i]))}[/]"
+    if fallback(card):
+        body += f"\n[dim]{UNTRANSLATED}[/]"
     return body
+
+
+UNTRANSLATED = "(English: no translation yet)"
+
+
+def english_under(card, field: str) -> str:
+    """The English of a field, dimmer, for --lang zh+en (empty otherwise)."""
+    if not both(card):
+        return ""
+    return f"\n[dim]{escape(inline_math(getattr(card.english, field) or ''))}[/]"
 
 
 def question_panel(console: Console, body, title: str, subtitle: str) -> None:
@@ -469,7 +493,6 @@ def drill_keys(console: Console, keys: Sequence[tuple[str, str]]) -> None:
     console.print(
         "[dim]" + " · ".join(f"[bold]{escape(k)}[/bold] {escape(v)}" for k, v in keys) + "[/]",
         highlight=False,
-        soft_wrap=True,
     )
 
 
@@ -480,7 +503,7 @@ def drill_reveal(console: Console, shown) -> None:
         code_solution(console, card, shown)
         drill_grades(console, shown.previews, shown.suggested)
         return
-    answer = escape(inline_math(card.answer))
+    answer = escape(inline_math(card.answer)) + english_under(card, "answer")
     if card.kind is Kind.CHOICE:
         letter = correct_letter(card) or "?"
         answer = f"[bold]{letter}) {escape(inline_math(card.correct or ''))}[/]\n{answer}"
@@ -595,6 +618,8 @@ def drill_explanation(console: Console, card) -> None:
     console.print(
         Panel(terminal_markdown(card.explanation), title="explanation", title_align="left")
     )
+    if both(card):
+        console.print(terminal_markdown(card.english.explanation), style="dim")
     for source in card.sources:
         console.print(f"  [dim]source:[/] {citation(source)}", highlight=False, soft_wrap=True)
 
@@ -733,6 +758,8 @@ def stats_report(console: Console, stats) -> None:
         f"all time {stats.reviews_total}",
         highlight=False,
     )
+    if getattr(stats, "plan", None):
+        stats_plan_line(console, stats.plan)
 
 
 def stats_heatmap(console: Console, heatmap: Sequence) -> None:
@@ -761,6 +788,189 @@ def stats_forecast(console: Console, forecast: Sequence) -> None:
         label = "today" if k == 0 else day.strftime("%a %m-%d")
         bar = "█" * (round(count / top * BAR_WIDTH) if top else 0)
         console.print(f"  {label:>9} [cyan]{bar}[/] {count}", highlight=False)
+
+
+def stats_plan_line(console: Console, line: dict) -> None:
+    """The interview plan's line in stats: days left, predicted recall on the day."""
+    unseen = line["unseen_on_the_day"]
+    left = f", {unseen} still unseen" if unseen else ""
+    console.print(
+        f"[bold]interview plan:[/] {line['interview_date']} · {line['days_left']} day(s) left · "
+        f"predicted recall on the day {_pct(line['recall_on_the_day'])} with the plan "
+        f"({line['cards']} cards{left}; {_pct(line['recall_if_you_stopped_now'])} if you "
+        "stopped now) · [dim]quizcnn plan[/] for the details",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+# -- the interview plan --------------------------------------------------------------
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def plan_view(console: Console, view) -> None:
+    """What `quizcnn plan` did, then the plan itself."""
+    if view.ceiling_saved is not None:
+        console.print(
+            f"[bold]ceiling saved:[/] at most {view.ceiling_saved} new cards a day",
+            highlight=False,
+        )
+    if view.action == "cleared":
+        console.print(
+            f"[bold]plan cleared[/] (interview {view.plan.interview_date}): FSRS schedules as "
+            "usual; reviews the plan pulled in stay where they are",
+            highlight=False,
+        )
+        return
+    if view.action == "none":
+        if view.ended is not None:
+            console.print(
+                f"your plan for {view.ended.interview_date} ended when its day passed: FSRS "
+                "schedules as usual",
+                highlight=False,
+            )
+        console.print(
+            "no interview plan; set one with [bold]quizcnn plan YYYY-MM-DD[/] "
+            "[dim][--topic T] [--tag G] [--ceiling N][/]",
+            highlight=False,
+        )
+        return
+    if view.action == "set":
+        console.print("[bold green]plan set[/]", highlight=False)
+    plan_report(console, view.report)
+
+
+def plan_report(console: Console, report) -> None:
+    """Days left, scope, pacing, the forecast chart, recall on the day per topic."""
+    scope = ", ".join(report.topics) if report.topics else "every topic"
+    if report.tags:
+        scope += f"; tags {', '.join(report.tags)}"
+    day = report.interview_date.strftime("%a %Y-%m-%d")
+    console.print(
+        f"[bold]interview[/] {day} · [bold]{report.days_left}[/] day(s) left · scope: "
+        f"{escape(scope)}",
+        highlight=False,
+    )
+    c = report.cards
+    total = c["new"] + c["learning"] + c["review"]
+    aside = f" · {c['suspended']} suspended, left out" if c["suspended"] else ""
+    console.print(
+        f"cards in scope: {total} (new {c['new']} · learning {c['learning']} · review "
+        f"{c['review']}){aside}",
+        highlight=False,
+    )
+    _plan_pacing(console, report)
+    console.print(
+        f"[bold]deadline:[/] a review FSRS would place on or after the day, leaving a card "
+        f"below {_pct(report.target)} on it, is pulled in before the day "
+        "(plan_recall_target)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _plan_chart(console, report)
+    for day, count in report.overloaded[:3]:
+        console.print(
+            f"[yellow]heavy day:[/] {day.strftime('%a %m-%d')} needs about {count:.0f} cards, "
+            f"over reviews_per_day ({report.reviews_per_day}): the rest wait a day",
+            highlight=False,
+        )
+    unseen = f", {report.unseen_without_plan} cards unseen" if report.unseen_without_plan else ""
+    console.print(
+        f"[bold]predicted recall on the day:[/] [bold green]{_pct(report.recall_with_plan)}[/] "
+        f"with the plan · {_pct(report.recall_without_plan)} without it{unseen} · "
+        f"{_pct(report.recall_now)} if you stopped now",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"  [dim]without the plan: {escape(report.without_plan_method)}[/]")
+    table = new_table(title="predicted recall on the day, per topic")
+    table.add_column("topic", style="cyan")
+    table.add_column("cards", justify="right")
+    table.add_column("with the plan", justify="right")
+    table.add_column("without", justify="right")
+    table.add_column("if you stopped now", justify="right")
+    for t in sorted(report.per_topic, key=lambda t: (t.with_plan, t.topic)):
+        unseen_note = f" ({t.unseen} unseen)" if t.unseen else ""
+        table.add_row(
+            t.topic,
+            str(t.cards),
+            _pct(t.with_plan) + unseen_note,
+            _pct(t.without_plan),
+            _pct(t.now),
+        )
+    console.print(table)
+    if report.weakest:
+        console.print(
+            f"[bold]weakest topics on the day:[/] {escape(', '.join(report.weakest))}",
+            highlight=False,
+        )
+
+
+def _plan_pacing(console: Console, report) -> None:
+    last = report.last_new_day.strftime("%a %m-%d")
+    if report.cards["new"] == 0:
+        console.print("[bold]pacing:[/] every card in scope has been seen: reviews only")
+    elif report.unseen_on_the_day == 0:
+        console.print(
+            f"[bold]pacing:[/] {report.new_per_day} new cards a day until {last}, then "
+            f"{report.buffer} day(s) of reviews only (ceiling {report.ceiling})",
+            highlight=False,
+        )
+    else:
+        fixes = []
+        if report.ceiling_to_fit is not None:
+            fixes.append(
+                f"raise the ceiling to {report.ceiling_to_fit} (quizcnn plan "
+                f"{report.interview_date} --ceiling {report.ceiling_to_fit})"
+            )
+        if report.drop_topics:
+            dropped = ", ".join(f"{t} ({n} new)" for t, n in report.drop_topics)
+            fixes.append(f"drop {dropped} from the scope")
+        console.print(
+            f"[bold]pacing:[/] [bold red]the ceiling of {report.ceiling} new cards a day "
+            f"leaves {report.unseen_on_the_day} card(s) unseen on the day[/] "
+            f"({report.new_per_day_needed} a day would cover the scope by {last})"
+            + (": " + "; or ".join(escape(f) for f in fixes) if fixes else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _plan_chart(console: Console, report) -> None:
+    """Cards per day until the day: reviews (█) and new cards (▒); a week a line when long."""
+    rows = [(d.strftime("%a %m-%d"), r, n) for d, r, n in report.forecast]
+    title = "per day"
+    if len(rows) > 31:
+        title = "a week a line, mean per day"
+        grouped = []
+        for k in range(0, len(report.forecast), 7):
+            week = report.forecast[k : k + 7]
+            grouped.append(
+                (
+                    "wk " + week[0][0].strftime("%m-%d"),
+                    sum(r for _, r, _ in week) / len(week),
+                    sum(n for _, _, n in week) / len(week),
+                )
+            )
+        rows = grouped
+    if rows:
+        rows[0] = ("today", *rows[0][1:]) if title == "per day" else rows[0]
+    top = max((r + n for _, r, n in rows), default=0)
+    console.print(
+        f"[bold]forecast until the day[/] [dim]({title}: [cyan]█[/] reviews, [green]▒[/] new)[/]",
+        highlight=False,
+    )
+    for label, r, n in rows:
+        width_r = round(r / top * BAR_WIDTH) if top else 0
+        width_n = round(n / top * BAR_WIDTH) if top else 0
+        console.print(
+            f"  {label:>9} [cyan]{'█' * width_r}[/][green]{'▒' * width_n}[/] {r:.0f}"
+            + (f" + {n:.0f} new" if n else ""),
+            highlight=False,
+        )
 
 
 # -- control and optimize ----------------------------------------------------------

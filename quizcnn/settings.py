@@ -23,8 +23,16 @@ class Setting:
     low: float
     high: float
     help: str
+    choices: tuple[str, ...] = ()  # a setting of words, not numbers
 
     def parse(self, text: str) -> Any:
+        if self.choices:
+            value = text.strip().lower()
+            if value not in self.choices:
+                raise SettingError(
+                    f"{self.key} must be one of {', '.join(self.choices)}, not {text!r}"
+                )
+            return value
         try:
             value = self.type(text)
         except ValueError:
@@ -49,6 +57,20 @@ SETTINGS: dict[str, Setting] = {
         Setting("rollover_hour", int, 0, 23, "local hour the study day starts (0-23)"),
         Setting("new_per_day", int, 0, 100_000, "new cards per day"),
         Setting("reviews_per_day", int, 0, 100_000, "reviews + new cards per day"),
+        Setting(
+            "plan_recall_target",
+            float,
+            0.8,
+            0.99,
+            "an interview plan's predicted recall on the day, per card (0.80-0.99)",
+        ),
+        Setting(
+            "plan_new_ceiling",
+            int,
+            1,
+            1000,
+            "most new cards a day an interview plan may ask for (1-1000)",
+        ),
     )
 }
 

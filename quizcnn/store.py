@@ -324,6 +324,7 @@ class StudySettings:
     optimized_at: str | None = None
     plan_recall_target: float = 0.95  # an interview plan: predicted recall on the day it aims for
     plan_new_ceiling: int = 30  # an interview plan: at most this many new cards a day
+    lang: str = "en"  # en, zh, or zh+en (Chinese with the English under it)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -887,6 +888,7 @@ class Store:
         optimized_at: str | None = None,
         plan_recall_target: float | None = None,
         plan_new_ceiling: int | None = None,
+        lang: str | None = None,
     ) -> None:
         """Store the settings given (None: leave as stored), in one transaction."""
         values = {
@@ -898,6 +900,7 @@ class Store:
             "optimized_at": optimized_at,
             "plan_recall_target": plan_recall_target,
             "plan_new_ceiling": plan_new_ceiling,
+            "lang": lang,
         }
         with self._write() as conn:
             self._put_settings(conn, values)

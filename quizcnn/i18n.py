@@ -1,0 +1,131 @@
+"""Other languages: overlays of a bank's text, kept in step with the English they translate.
+
+A language is a folder beside the topic files (``questions/zh/``) holding one
+overlay per topic (``zh/<topic>.yaml``): the topic's title and aliases in that
+language, and per card id the translated ``question``, ``answer``,
+``explanation``, ``choices``, ``points`` (each point's text and the terms that
+show it was said, in that language) and ``task``, whichever the card has. Each
+translated card records ``source``: a hash of the English fields it was made
+from, so a translation whose English changed since is found (stale), never
+shown silently. Numbers, code, ids and proof names are not translated: the
+overlay has no key for them. A card with no translation falls back to English,
+marked as such.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from quizcnn.cards import Card, Point
+
+TRANSLATED_FIELDS = ("question", "answer", "explanation", "choices", "points", "task")
+LANGUAGES = ("en", "zh")  # a new language is a new folder and a name here
+
+
+def english_fields(card: Card) -> dict[str, Any]:
+    """What a translation of the card is made from: its translatable English text."""
+    fields: dict[str, Any] = {
+        "question": card.question,
+        "answer": card.answer,
+        "explanation": card.explanation,
+    }
+    if card.choices:
+        fields["choices"] = list(card.choices)
+    if card.points:
+        fields["points"] = [p.text for p in card.points]
+    if card.task:
+        fields["task"] = card.task
+    return fields
+
+
+def source_hash(card: Card) -> str:
+    """12 hex digits of SHA-256 over the card's translatable English (canonical JSON)."""
+    text = json.dumps(english_fields(card), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One card's text in another language."""
+
+    card_id: str
+    source: str  # the source_hash of the English it was made from
+    question: str | None = None
+    answer: str | None = None
+    explanation: str | None = None
+    choices: tuple[str, ...] = ()
+    points: tuple[Point, ...] = ()
+    task: str | None = None
+    path: Path = Path(".")
+    line: int = 0
+
+    def stale(self, card: Card) -> bool:
+        return self.source != source_hash(card)
+
+
+def translated(card: Card, translation: Translation | None) -> tuple[Card, bool]:
+    """The card in the overlay's language (and True), or the English card (and False)
+    when there is no translation or it is stale. The correct choice follows its index."""
+    if translation is None or translation.stale(card):
+        return card, False
+    changes: dict[str, Any] = {}
+    for key in ("question", "answer", "explanation", "task"):
+        value = getattr(translation, key)
+        if value:
+            changes[key] = value
+    if translation.choices and len(translation.choices) == len(card.choices):
+        changes["choices"] = translation.choices
+        if card.correct in card.choices:
+            changes["correct"] = translation.choices[card.choices.index(card.correct)]
+    if translation.points and len(translation.points) == len(card.points):
+        changes["points"] = translation.points
+    return replace(card, **changes), True
+
+
+GLOSSARY_FILE = "glossary.yaml"
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One topic's file in a language folder."""
+
+    lang: str
+    topic: str
+    title: str | None
+    aliases: tuple[str, ...]
+    translations: dict[str, Translation]
+    path: Path
+
+
+def parse_language(value: str) -> tuple[str, bool]:
+    """'zh' -> ('zh', False); 'zh+en' -> ('zh', True): the English shown under it too."""
+    lang, _, second = value.strip().lower().partition("+")
+    if lang not in LANGUAGES or (second and second != "en") or (second and lang == "en"):
+        known = ", ".join([*LANGUAGES, *(f"{x}+en" for x in LANGUAGES if x != "en")])
+        raise ValueError(f"unknown language {value!r}: use one of {known}")
+    return lang, bool(second)
+
+
+def overlay_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if p.name != GLOSSARY_FILE)
+
+
+def localize(card: Card, translation: Translation | None, lang: str) -> Card:
+    """The card as a user of ``lang`` ('zh', or 'zh+en' for both) sees it: translated, or
+    English marked as a fallback (lang 'en'); either way it keeps the English card."""
+    shown, ok = translated(card, translation)
+    return replace(shown, lang=lang if ok else "en", english=card)
+
+
+def fallback(card: Card) -> bool:
+    """A localized card shown in English because its translation is missing or stale."""
+    return card.english is not None and card.lang == "en"
+
+
+def both(card: Card) -> bool:
+    """A translated card to show with its English under it (--lang zh+en)."""
+    return card.english is not None and card.lang.endswith("+en")
