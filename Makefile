@@ -12,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: drill test lint format bench clean
+.PHONY: drill test lint format bench catalog clean
 
 drill: $(VENV)/.ready
 	$(BIN)/quizcnn drill
@@ -29,6 +29,12 @@ lint: $(VENV)/.ready
 format: $(VENV)/.ready
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# the message catalogs: quizcnn/locale/<lang>/LC_MESSAGES/quizcnn.po -> .mo
+catalog: $(VENV)/.ready
+	$(BIN)/python -c "import pathlib; from quizcnn.i18n import compile_po; \
+	[p.with_suffix('.mo').write_bytes(compile_po(p.read_text(encoding='utf-8'))) \
+	 for p in pathlib.Path('quizcnn/locale').glob('*/LC_MESSAGES/quizcnn.po')]"
 
 bench: $(VENV)/.ready
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -82,6 +82,7 @@ def get_bank(ctx: typer.Context, strict: bool = False, cached: bool = True) -> B
     lang = language(ctx)
     if lang == "en":
         return bank
+    render.use_language(lang)  # the session's own words in the same language
     return _translated_bank(bank, lang, config, strict=False)[0]
 
 

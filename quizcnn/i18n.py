@@ -129,3 +129,54 @@ def fallback(card: Card) -> bool:
 def both(card: Card) -> bool:
     """A translated card to show with its English under it (--lang zh+en)."""
     return card.english is not None and card.lang.endswith("+en")
+
+
+# -- the app's own words ------------------------------------------------------------------
+
+DOMAIN = "quizcnn"
+
+
+def locale_dir() -> Path:
+    return Path(__file__).resolve().parent / "locale"
+
+
+def messages(lang: str):
+    """The message catalog (standard gettext) for ``lang``; English passes through."""
+    import gettext
+
+    return gettext.translation(DOMAIN, locale_dir(), languages=[lang], fallback=True)
+
+
+def compile_po(text: str) -> bytes:
+    """A .po catalog (msgid/msgstr pairs, one line each) as gettext's .mo bytes: what
+    `msgfmt` writes, so the catalog needs no tool beyond Python (make catalog)."""
+    import ast
+    import struct
+
+    pairs: dict[str, str] = {}
+    msgid = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("msgid "):
+            msgid = ast.literal_eval(line[6:])
+        elif line.startswith("msgstr ") and msgid is not None:
+            pairs[msgid] = ast.literal_eval(line[7:])
+            msgid = None
+    keys = sorted(pairs)
+    ids = [k.encode("utf-8") for k in keys]
+    strs = [pairs[k].encode("utf-8") for k in keys]
+    header = 7 * 4
+    ids_start = header + 16 * len(keys)
+    offsets, blob = [], b""
+    for data in ids:
+        offsets.append((len(data), ids_start + len(blob)))
+        blob += data + b"\0"
+    strs_start = ids_start + len(blob)
+    str_offsets, str_blob = [], b""
+    for data in strs:
+        str_offsets.append((len(data), strs_start + len(str_blob)))
+        str_blob += data + b"\0"
+    out = struct.pack("Iiiiiii", 0x950412DE, 0, len(keys), header, header + 8 * len(keys), 0, 0)
+    out += b"".join(struct.pack("ii", n, o) for n, o in offsets)
+    out += b"".join(struct.pack("ii", n, o) for n, o in str_offsets)
+    return out + blob + str_blob

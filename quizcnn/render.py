@@ -30,6 +30,33 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
+def _(text: str) -> str:
+    """The app's own words in the chosen language (see ``use_language``)."""
+    return _catalog.gettext(text)
+
+
+class _English:
+    @staticmethod
+    def gettext(text: str) -> str:
+        return text
+
+
+_catalog = _English()
+
+
+def use_language(lang: str) -> None:
+    """Draw the app's own words (keys, grades, labels) from the gettext catalog of
+    ``lang`` ('zh' or 'zh+en'), so a session reads in one language."""
+    global _catalog
+    base = lang.split("+")[0]
+    if base == "en":
+        _catalog = _English()
+        return
+    from quizcnn.i18n import messages
+
+    _catalog = messages(base)
+
+
 def new_table(*args, **kwargs) -> Table:
     """rich's Table, imported at the first table drawn: the first card of a drill
     is a panel, so the drill starts without it (~10 ms with its imports)."""
@@ -491,7 +518,9 @@ def question_panel(console: Console, body, title: str, subtitle: str) -> None:
 
 def drill_keys(console: Console, keys: Sequence[tuple[str, str]]) -> None:
     console.print(
-        "[dim]" + " · ".join(f"[bold]{escape(k)}[/bold] {escape(v)}" for k, v in keys) + "[/]",
+        "[dim]"
+        + " · ".join(f"[bold]{escape(_(k))}[/bold] {escape(_(v))}" for k, v in keys)
+        + "[/]",
         highlight=False,
     )
 
@@ -513,13 +542,14 @@ def drill_reveal(console: Console, shown) -> None:
         answer = f"[bold]{shown.value:g}{unit}{tolerance}[/]\n{answer}"
         if shown.working:
             answer += f"\n[dim]{escape(inline_math(shown.working))}[/]"
-    verdict = {True: "[bold green]✓ right[/]", False: "[bold red]✗ wrong[/]"}.get(shown.correct)
+    marks = {True: f"[bold green]✓ {_('right')}[/]", False: f"[bold red]✗ {_('wrong')}[/]"}
+    verdict = marks.get(shown.correct)
     if shown.attempt is None:
-        console.print(f"[bold]Answer[/]\n{answer}", highlight=False)
+        console.print(f"[bold]{_('Answer')}[/]\n{answer}", highlight=False)
     else:
         table = new_table(show_header=True, box=None, padding=(0, 2), expand=True)
-        table.add_column("your answer" + (f"  {verdict}" if verdict else ""), ratio=1)
-        table.add_column("answer", ratio=1)
+        table.add_column(_("your answer") + (f"  {verdict}" if verdict else ""), ratio=1)
+        table.add_column(_("answer"), ratio=1)
         table.add_row(escape(shown.attempt), answer)
         console.print(table, highlight=False)
     if not card.points:  # with key points, the grades come once they are ticked
@@ -532,10 +562,9 @@ def drill_points(console: Console, shown) -> None:
     for i, point in enumerate(points, 1):
         mark = "[green]✓[/]" if i - 1 in shown.ticked else "[dim]·[/]"
         console.print(f"  {mark} [bold]{i}[/] {escape(inline_math(point.text))}", highlight=False)
-    share = f"{len(shown.ticked)}/{len(points)} key points"
-    console.print(
-        f"[dim]{share} · all: Good, at least half: Hard, fewer: Again[/]", highlight=False
-    )
+    share = _("{covered}/{total} key points").format(covered=len(shown.ticked), total=len(points))
+    rule = _("all: Good, at least half: Hard, fewer: Again")
+    console.print(f"[dim]{share} · {rule}[/]", highlight=False)
 
 
 def code_solution(console: Console, card, shown=None) -> None:
@@ -598,17 +627,17 @@ def check_report(console: Console, report, runs: int) -> None:
 def drill_grades(console: Console, previews: dict, suggested: int | None) -> None:
     """The four grades with the interval each would set underneath, as in Anki."""
     table = new_table(show_header=False, box=None, padding=(0, 3))
-    for _ in GRADE_NAMES:
+    for _rating in GRADE_NAMES:
         table.add_column(justify="center")
     names = []
     for rating, name in GRADE_NAMES.items():
         mark = " ⏎" if rating == suggested else ""
-        names.append(f"[bold {GRADE_COLOURS[rating]}]{rating} {name}{mark}[/]")
+        names.append(f"[bold {GRADE_COLOURS[rating]}]{rating} {_(name)}{mark}[/]")
     table.add_row(*names)
     if previews:
         table.add_row(*[format_interval(previews[r]) for r in GRADE_NAMES])
     else:
-        table.add_row(*["[dim]cram[/]"] * 4)
+        table.add_row(*[f"[dim]{_('cram')}[/]"] * 4)
     console.print(table, highlight=False)
 
 
@@ -626,11 +655,11 @@ def drill_explanation(console: Console, card) -> None:
 
 def drill_graded(console: Console, graded) -> None:
     colour = GRADE_COLOURS[graded.rating]
-    text = f"[{colour}]{GRADE_NAMES[graded.rating]}[/]"
+    text = f"[{colour}]{_(GRADE_NAMES[graded.rating])}[/]"
     if graded.cram:
-        text += " [dim](cram: schedule unchanged)[/]"
+        text += f" [dim]({_('cram: schedule unchanged')})[/]"
     elif graded.interval is not None:
-        text += f" [dim]· next in {format_interval(graded.interval)}[/]"
+        text += f" [dim]· {_('next in')} {format_interval(graded.interval)}[/]"
     console.print(text, highlight=False)
     if graded.leech:
         card_id = escape(graded.card.id)
@@ -666,7 +695,7 @@ def _local_time(moment) -> str:
 
 def drill_nothing_due(console: Console, event, now) -> None:
     """Nothing (more) due: when the next card is, and how to practise ahead."""
-    head = "Nothing due now." if event.at_start else "All done for now."
+    head = _("Nothing due now.") if event.at_start else _("All done for now.")
     if event.cram:
         what = "No card to cram in this selection." if event.at_start else "Every card crammed."
         console.print(f"[bold]{what}[/] Schedules are as they were.", highlight=False)
@@ -686,15 +715,16 @@ def drill_nothing_due(console: Console, event, now) -> None:
 
 
 def drill_summary(console: Console, summary) -> None:
-    table = new_table(title="session" + (" (cram)" if summary.cram else ""), show_header=False)
+    title = _("session") + (f" ({_('cram')})" if summary.cram else "")
+    table = new_table(title=title, show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("reviewed", str(summary.reviewed))
-    table.add_row("again-rate", f"{100 * summary.again_rate:.0f}% ({summary.again})")
-    table.add_row("minutes", f"{summary.minutes:.1f}")
-    table.add_row("due later today", str(summary.due_later_today))
-    table.add_row("due tomorrow", str(summary.due_tomorrow))
-    table.add_row("due within 7 days", str(summary.due_week))
+    table.add_row(_("reviewed"), str(summary.reviewed))
+    table.add_row(_("again-rate"), f"{100 * summary.again_rate:.0f}% ({summary.again})")
+    table.add_row(_("minutes"), f"{summary.minutes:.1f}")
+    table.add_row(_("due later today"), str(summary.due_later_today))
+    table.add_row(_("due tomorrow"), str(summary.due_tomorrow))
+    table.add_row(_("due within 7 days"), str(summary.due_week))
     console.print(table)
 
 
@@ -1044,17 +1074,17 @@ def _clock_text(seconds: float) -> str:
 def interview_question(console: Console, asked, session_left_s: float) -> None:
     """The question, its place in the chain, and the session's clock."""
     body = question_markup(asked.card, asked.expected.question)
-    depth = "opener" if asked.depth == 0 else f"follow-up {asked.depth}"
+    depth = _("opener") if asked.depth == 0 else _("follow-up {n}").format(n=asked.depth)
     title = f"[bold cyan]Q{asked.number}[/] · {escape(asked.topic)} · {depth}"
-    left = f"{_clock_text(session_left_s)} left in the session · the clock runs"
+    left = _("{time} left in the session · the clock runs").format(time=_clock_text(session_left_s))
     question_panel(console, body, title, left)
-    console.print("[dim]answer (typed, or aloud then Enter)[/]", highlight=False)
+    console.print(f"[dim]{_('answer (typed, or aloud then Enter)')}[/]", highlight=False)
 
 
 def interview_checklist(console: Console, asked) -> None:
     """The model answer and the key points, ticked where the answer covered them."""
     console.print(
-        f"[dim]answered in {_clock_text(asked.seconds)}[/]  [bold]model answer:[/] "
+        f"[dim]{_('answered in')} {_clock_text(asked.seconds)}[/]  [bold]{_('model answer:')}[/] "
         f"{escape(inline_math(asked.card.answer))}",
         highlight=False,
         soft_wrap=True,
@@ -1063,17 +1093,19 @@ def interview_checklist(console: Console, asked) -> None:
         mark = "[green]✓[/]" if i - 1 in asked.ticked else "[dim]·[/]"
         console.print(f"  {mark} [bold]{i}[/] {escape(inline_math(text))}", highlight=False)
     console.print(
-        "[dim]tick what you said: point numbers (again to untick) · a all · Enter when done[/]",
+        "[dim]"
+        + _("tick what you said: point numbers (again to untick) · a all · Enter when done")
+        + "[/]",
         highlight=False,
     )
 
 
 def interview_saved(console: Console, answer, deeper: bool) -> None:
     covered = f"{len(answer.covered)}/{answer.points} points"
-    nxt = "digging deeper" if deeper else "next topic"
+    nxt = _("digging deeper") if deeper else _("next topic")
     colour = GRADE_COLOURS[answer.rating]
     console.print(
-        f"[{colour}]{GRADE_NAMES[answer.rating]}[/] [dim]· {covered} · {nxt}[/]",
+        f"[{colour}]{_(GRADE_NAMES[answer.rating])}[/] [dim]· {covered} · {nxt}[/]",
         highlight=False,
     )
 
@@ -1081,7 +1113,7 @@ def interview_saved(console: Console, answer, deeper: bool) -> None:
 def interview_report(console: Console, report, bank) -> None:
     """Per topic: the points covered and the time per answer; what to say next time."""
     console.print()
-    console.rule("[bold]interview report[/]")
+    console.rule(f"[bold]{_('interview report')}[/]")
     if not report.topics:
         console.print("no question was answered", highlight=False)
         return
@@ -1102,7 +1134,7 @@ def interview_report(console: Console, report, bank) -> None:
             for i, text in enumerate(texts):
                 if i not in answer.covered:
                     console.print(
-                        f"    [yellow]say next time:[/] {escape(inline_math(text))}",
+                        f"    [yellow]{_('say next time:')}[/] {escape(inline_math(text))}",
                         highlight=False,
                         soft_wrap=True,
                     )

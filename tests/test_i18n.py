@@ -159,14 +159,41 @@ def test_a_drill_in_chinese_in_a_real_terminal_at_80_columns(bank_dir, tmp_path)
     child.sendline("按通道，在 n, h, w 上")
     child.expect("每个通道一个统计量")
     child.sendline("")
-    child.expect("Good")
+    child.expect("良好")  # the grades in Chinese too
     child.sendline("3")
     child.expect("有多少个可学习参数")
     child.sendline("ｂ")  # a full-width letter
-    child.expect("right")
+    child.expect("正确")
     child.sendline("q")
     child.expect(pexpect.EOF)
     screen = child.logfile_read.getvalue().replace("\r", "")
     assert "？" in screen  # wide characters were drawn
     for line in screen.split("\n"):
         assert cell_len(line) <= 80, line  # nothing drawn past the edge, so nothing cut
+
+
+def test_the_message_catalogs_are_compiled_from_their_po_files():
+    from quizcnn.i18n import compile_po, locale_dir
+
+    catalogs = sorted(locale_dir().glob("*/LC_MESSAGES/quizcnn.po"))
+    assert catalogs, "no catalog"
+    for po in catalogs:
+        assert po.with_suffix(".mo").read_bytes() == compile_po(po.read_text(encoding="utf-8")), (
+            f"{po}: run make catalog"
+        )
+
+
+def test_the_sessions_own_words_come_from_the_catalog(bank_dir):
+    from quizcnn.i18n import messages
+
+    zh = messages("zh")
+    assert zh.gettext("Again") == "忘记" and zh.gettext("undo") == "撤销"
+    assert messages("en").gettext("Again") == "Again"
+    base = ["--no-builtin", "--bank", str(bank_dir), "--lang", "zh", "drill"]
+    result = runner.invoke(app, base, input="\n\nq\n", env={"QUIZCNN_NOW": "2026-03-02T10:00:00Z"})
+    assert result.exit_code == 0, result.output
+    assert "显示答案" in result.output and "撤销" in result.output  # the keys' help
+    assert "良好" in result.output  # the grades
+    from quizcnn import render
+
+    render.use_language("en")  # the CLI set it for this process; leave English for others
