@@ -108,6 +108,41 @@ def language(ctx: typer.Context) -> str:
     return f"{lang}+en" if both else lang
 
 
+def _glossary_mismatches(shown: Bank, lang: str) -> list:
+    """(card, message) where a translated card renders a glossary term another way."""
+    from quizcnn.i18n import glossary_mismatches, load_glossary
+    from quizcnn.paths import questions_dir
+
+    terms = load_glossary(questions_dir() / lang.split("+")[0])
+    return [
+        (card, message)
+        for card in shown.cards
+        if card.english is not None and card.lang != "en"
+        for message in glossary_mismatches(card.english, card, terms)
+    ]
+
+
+@app.command()
+def glossary(
+    ctx: typer.Context,
+    word: Annotated[str | None, typer.Argument(help="An English term (or part of one).")] = None,
+) -> None:
+    """How interviewers say each term in Chinese: kept in English, or its rendering."""
+    from quizcnn.i18n import load_glossary
+    from quizcnn.paths import questions_dir
+
+    terms = load_glossary(questions_dir() / "zh")
+    if word is not None:
+        terms = [
+            t
+            for t in terms
+            if word.lower() in t.english.lower() or (t.rendering and word in t.rendering)
+        ]
+        if not terms:
+            fail(f"no glossary term matches {word!r}; `quizcnn glossary` lists them all")
+    render.glossary_table(console, terms)
+
+
 def _translated_bank(bank: Bank, lang: str, config, strict: bool):
     """The bank in ``lang`` and the translation issues; bad overlays stop with each listed."""
     from quizcnn.bank import load_translations, localized
@@ -190,8 +225,9 @@ def check(
     global_options(ctx).lang = english
     lang = language(ctx)
     if lang != "en":
-        _, warnings = _translated_bank(bank, lang, global_options(ctx), strict=strict)
+        shown, warnings = _translated_bank(bank, lang, global_options(ctx), strict=strict)
         render.bank_issues(err_console, warnings)
+        render.glossary_warnings(err_console, _glossary_mismatches(shown, lang))
     render.check_summary(console, bank, proof_names(), strict)
     _report_removed_ids(bank)
 

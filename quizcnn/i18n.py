@@ -67,6 +67,22 @@ class Translation:
         return self.source != source_hash(card)
 
 
+_CJK = "\u2e80-\u9fff\u3000-\u303f\uff00-\uffef"
+_CJK_BREAK = None
+
+
+def join_cjk_lines(text: str) -> str:
+    """Chinese has no spaces between words: a line break (or the space YAML's > folding
+    and Markdown make of one) between two CJK characters is dropped, so a paragraph
+    wrapped in the file reads as one sentence on screen."""
+    import re
+
+    global _CJK_BREAK
+    if _CJK_BREAK is None:
+        _CJK_BREAK = re.compile(rf"(?<=[{_CJK}])[ \t]*\n?[ \t]*(?=[{_CJK}])")
+    return _CJK_BREAK.sub("", text)
+
+
 def translated(card: Card, translation: Translation | None) -> tuple[Card, bool]:
     """The card in the overlay's language (and True), or the English card (and False)
     when there is no translation or it is stale. The correct choice follows its index."""
@@ -76,7 +92,7 @@ def translated(card: Card, translation: Translation | None) -> tuple[Card, bool]
     for key in ("question", "answer", "explanation", "task"):
         value = getattr(translation, key)
         if value:
-            changes[key] = value
+            changes[key] = join_cjk_lines(value)
     if translation.choices and len(translation.choices) == len(card.choices):
         changes["choices"] = translation.choices
         if card.correct in card.choices:
@@ -180,3 +196,52 @@ def compile_po(text: str) -> bytes:
     out += b"".join(struct.pack("ii", n, o) for n, o in offsets)
     out += b"".join(struct.pack("ii", n, o) for n, o in str_offsets)
     return out + blob + str_blob
+
+
+# -- the glossary ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """How interviewers say an English term in a language: kept in English, or rendered."""
+
+    english: str
+    rendering: str | None  # None: said in English
+    english_first: bool = False  # on first use, the rendering with the English in parentheses
+
+
+def load_glossary(folder: Path) -> list[Term]:
+    """The glossary of a language folder (glossary.yaml), [] when there is none."""
+    import yaml
+
+    path = folder / GLOSSARY_FILE
+    if not path.is_file():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    terms = []
+    for english, entry in (data.get("terms") or {}).items():
+        entry = entry or {}
+        rendering = None if entry.get("keep") else entry.get("zh") or entry.get("rendering")
+        terms.append(Term(str(english), rendering, bool(entry.get("en_first"))))
+    return terms
+
+
+def glossary_mismatches(english: Card, shown: Card, terms: list[Term]) -> list[str]:
+    """Terms the English card uses that its translation renders some other way."""
+    import re
+
+    source = " ".join(str(v) for v in english_fields(english).values())
+    target = " ".join(str(v) for v in english_fields(shown).values())
+    found = []
+    for term in terms:
+        # an acronym (mAP, BN) matches as written; a plain word in any case
+        flags = 0 if any(ch.isupper() for ch in term.english) else re.IGNORECASE
+        if not re.search(rf"(?<![\w-]){re.escape(term.english)}(?![\w-])", source, flags):
+            continue
+        wanted = [term.english] if term.rendering is None else [term.rendering, term.english]
+        if not any(w.lower() in target.lower() for w in wanted):
+            said = term.rendering or term.english
+            found.append(
+                f"glossary: {term.english!r} is said {said!r} (questions/zh/{GLOSSARY_FILE})"
+            )
+    return found

@@ -1169,3 +1169,24 @@ def interview_history(console: Console, sessions) -> None:
             notes,
         )
     console.print(table)
+
+
+def glossary_warnings(console: Console, found) -> None:
+    for card, message in found:
+        console.print(
+            f"{escape(str(card.path))}:{card.line}:1: {escape(card.id)}: warning: {escape(message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def glossary_table(console: Console, terms) -> None:
+    table = new_table(title="glossary (zh)")
+    table.add_column("English")
+    table.add_column("interviewers say")
+    for term in terms:
+        said = "[dim]in English[/]" if term.rendering is None else escape(term.rendering)
+        if term.rendering and term.english_first:
+            said += f" [dim]（{escape(term.english)}） on first use[/]"
+        table.add_row(escape(term.english), said)
+    console.print(table)

@@ -197,3 +197,28 @@ def test_the_sessions_own_words_come_from_the_catalog(bank_dir):
     from quizcnn import render
 
     render.use_language("en")  # the CLI set it for this process; leave English for others
+
+
+def test_glossary_lists_terms_and_check_warns_on_a_term_rendered_otherwise(bank_dir):
+    listed = runner.invoke(app, ["glossary", "stride"])
+    assert listed.exit_code == 0 and "步长" in listed.output
+    assert runner.invoke(app, ["glossary", "no-such-term"]).exit_code == 2
+    from quizcnn.i18n import Term, glossary_mismatches
+
+    bank = load_bank([bank_dir], include_builtin=False)
+    overlays, _, _ = load_translations(bank, "zh", [bank_dir], include_builtin=False)
+    card = localized(bank, overlays, "zh").by_id["tr-bn-axes"]
+    terms = [Term("channel", "通道"), Term("mean", "均值"), Term("mAP", None)]
+    assert glossary_mismatches(card.english, card, terms) == []
+    assert glossary_mismatches(card.english, card, [Term("channel", "频道")]) == [
+        "glossary: 'channel' is said '频道' (questions/zh/glossary.yaml)"
+    ]
+
+
+def test_line_breaks_inside_chinese_sentences_are_joined():
+    from quizcnn.i18n import join_cjk_lines
+
+    assert (
+        join_cjk_lines("梯度，\n  不会消失 and BN\n层。\n\n下一段")
+        == "梯度，不会消失 and BN\n层。\n\n下一段"
+    )
