@@ -44,7 +44,18 @@ _PART = (
     r"|Abstract"
     r"|Intro)"
 )
-LOCATOR_RE = re.compile(rf"^{_PART}(( and |, ){_PART})*$")
+LOCATOR_PATTERN = rf"^{_PART}(( and |, ){_PART})*$"
+
+
+def locator_re() -> re.Pattern:
+    """The locator grammar, compiled when a bank is checked (not when a cached one loads)."""
+    global _LOCATOR_RE
+    if _LOCATOR_RE is None:
+        _LOCATOR_RE = re.compile(LOCATOR_PATTERN)
+    return _LOCATOR_RE
+
+
+_LOCATOR_RE: re.Pattern | None = None
 LOCATOR_FORMS = (
     "§3.2, Ch. 7, Alg. 1, Eq. 4, Table 2, Fig. 3a, p. 12, Appendix A, joined by ', ' or ' and '"
 )
@@ -113,7 +124,7 @@ def chapter_of(locator: str) -> int | None:
 
 def locator_problem(work: Work, locator: str) -> str | None:
     """Why a locator does not fit its work, or None when it does."""
-    if locator and not LOCATOR_RE.match(locator):
+    if locator and not locator_re().match(locator):
         return f"locator {locator!r} has no expected form (use {LOCATOR_FORMS})"
     if work.kind == "book":
         chapter = chapter_of(locator)

@@ -115,6 +115,16 @@ class Card:
     lang: str = field(default="en", compare=False)
     english: Card | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def untranslated(self) -> bool:
+        """Localized, but shown in English: its translation is missing or stale."""
+        return self.english is not None and self.lang == "en"
+
+    @property
+    def with_english(self) -> bool:
+        """Translated, to be shown with its English under it (--lang zh+en)."""
+        return self.english is not None and self.lang.endswith("+en")
+
     def to_dict(self) -> dict[str, Any]:
         """The card as JSON: its keys in the bank's order, with its topic after the id."""
         out: dict[str, Any] = {"id": self.id, "topic": self.topic}

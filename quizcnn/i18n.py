@@ -14,7 +14,6 @@ marked as such.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +43,8 @@ def english_fields(card: Card) -> dict[str, Any]:
 
 def source_hash(card: Card) -> str:
     """12 hex digits of SHA-256 over the card's translatable English (canonical JSON)."""
+    import hashlib  # loads OpenSSL: only when translations are checked
+
     text = json.dumps(english_fields(card), ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
@@ -137,14 +138,7 @@ def localize(card: Card, translation: Translation | None, lang: str) -> Card:
     return replace(shown, lang=lang if ok else "en", english=card)
 
 
-def fallback(card: Card) -> bool:
-    """A localized card shown in English because its translation is missing or stale."""
-    return card.english is not None and card.lang == "en"
 
-
-def both(card: Card) -> bool:
-    """A translated card to show with its English under it (--lang zh+en)."""
-    return card.english is not None and card.lang.endswith("+en")
 
 
 # -- the app's own words ------------------------------------------------------------------

@@ -17,7 +17,6 @@ from rich.markup import escape
 
 from quizcnn.bank import Bank, BankIssue, Card, Kind
 from quizcnn.grading import RATING_NAMES, choice_letters, correct_letter
-from quizcnn.i18n import both, fallback
 from quizcnn.mathtext import latex_to_unicode
 from quizcnn.results import ProofResult, Series, describe_expected, format_measured
 from quizcnn.results import Table as ProofTable
@@ -196,7 +195,7 @@ def explain_cards(
                 highlight=False,
             )
         console.print(terminal_markdown(card.explanation))
-        if both(card):
+        if card.with_english:
             console.print(terminal_markdown(card.english.explanation), style="dim")
         if card.sources:
             console.print("[bold]Sources[/]")
@@ -475,7 +474,7 @@ def question_markup(card, question: str, correct_mark: bool = False) -> str:
     (the correct one ticked for `explain`); in --lang zh+en the English under each,
     dimmer; an untranslated card is marked."""
     body = escape(inline_math(question))
-    english = card.english if both(card) else None
+    english = card.english if card.with_english else None
     if english is not None and question == card.question:
         body += f"\n[dim]{escape(inline_math(english.question))}[/]"
     for i, (letter, choice) in enumerate(zip(choice_letters(card), card.choices, strict=True)):
@@ -483,7 +482,7 @@ def question_markup(card, question: str, correct_mark: bool = False) -> str:
         body += f"\n  [bold]{letter})[/] {escape(inline_math(choice))}{mark}"
         if english is not None and english.choices[i] != choice:
             body += f" [dim]{escape(inline_math(english.choices[i]))}[/]"
-    if fallback(card):
+    if card.untranslated:
         body += f"\n[dim]{UNTRANSLATED}[/]"
     return body
 
@@ -493,7 +492,7 @@ UNTRANSLATED = "(English: no translation yet)"
 
 def english_under(card, field: str) -> str:
     """The English of a field, dimmer, for --lang zh+en (empty otherwise)."""
-    if not both(card):
+    if not card.with_english:
         return ""
     return f"\n[dim]{escape(inline_math(getattr(card.english, field) or ''))}[/]"
 
@@ -647,7 +646,7 @@ def drill_explanation(console: Console, card) -> None:
     console.print(
         Panel(terminal_markdown(card.explanation), title="explanation", title_align="left")
     )
-    if both(card):
+    if card.with_english:
         console.print(terminal_markdown(card.english.explanation), style="dim")
     for source in card.sources:
         console.print(f"  [dim]source:[/] {citation(source)}", highlight=False, soft_wrap=True)
