@@ -205,7 +205,8 @@ class Bank:
 
     def __post_init__(self) -> None:
         self.by_id = {card.id: card for card in self.cards}
-        self.aliases = {a: t.name for t in self.topics.values() for a in t.aliases}
+        # a name is looked up lowercased (an overlay's alias may be written "CNN 架构")
+        self.aliases = {a.lower(): t.name for t in self.topics.values() for a in t.aliases}
 
     def topic_of(self, name: str) -> Topic | None:
         """A topic by its name or one of its aliases (case-insensitive)."""

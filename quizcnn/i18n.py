@@ -138,9 +138,6 @@ def localize(card: Card, translation: Translation | None, lang: str) -> Card:
     return replace(shown, lang=lang if ok else "en", english=card)
 
 
-
-
-
 # -- the app's own words ------------------------------------------------------------------
 
 DOMAIN = "quizcnn"

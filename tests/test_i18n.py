@@ -222,3 +222,13 @@ def test_line_breaks_inside_chinese_sentences_are_joined():
         join_cjk_lines("梯度，\n  不会消失 and BN\n层。\n\n下一段")
         == "梯度，不会消失 and BN\n层。\n\n下一段"
     )
+
+
+def test_the_shipped_bank_is_translated_and_fresh():
+    """check --strict --lang zh on the shipped bank: every card translated, none stale."""
+    result = runner.invoke(app, ["--lang", "zh", "check", "--strict"])
+    assert result.exit_code == 0, "\n".join(lines(result)[:20])
+    bank = load_bank()
+    overlays, issues, warnings = load_translations(bank, "zh", strict=True)
+    assert issues == [] and warnings == []
+    assert set(overlays) == set(bank.topics)
