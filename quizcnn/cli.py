@@ -801,6 +801,7 @@ def interview(
     you covered (their numbers, a for all) and Enter. q ends the session with its report.
     """
     from quizcnn.interview import Interview, InterviewError, rank_by_recall
+    from quizcnn.plan import active_in_force
     from quizcnn.schedule import make_scheduler
 
     bank = get_bank(ctx)
@@ -826,6 +827,7 @@ def interview(
                     settings.parameters, settings.desired_retention
                 ),
                 weakest=rank_by_recall(bank, store, clock(), settings.parameters),
+                plan=active_in_force(store, bank.cards, settings, clock()),
             )
         except InterviewError as exc:
             fail(str(exc))

@@ -167,6 +167,7 @@ class Interview:
         rng: random.Random | None = None,
         scheduler_for: Callable[[], object] | None = None,
         weakest: Callable[[list[str]], list[str]] | None = None,
+        plan=None,  # an interview plan in force: its deadline caps the reviews too
     ) -> None:
         if minutes < 1:
             raise InterviewError(f"--minutes must be at least 1, not {minutes}")
@@ -176,6 +177,7 @@ class Interview:
         self.monotonic = monotonic
         self.rng = rng or random.Random()
         self.scheduler_for = scheduler_for
+        self.plan = plan
         self.topics = self._choose_topics(list(topics), weakest)
         self.phase = Phase.ANSWER
         self.current: Asked | None = None
@@ -331,7 +333,12 @@ class Interview:
 
         scheduler = self.scheduler_for()
         now = self.clock()
-        return lambda before: apply_rating(scheduler, before, card.id, rating, now)
+
+        def next_row(before):
+            row = apply_rating(scheduler, before, card.id, rating, now)
+            return row if self.plan is None else self.plan.cap(row)
+
+        return next_row
 
     # -- choosing the next question --------------------------------------------------
 

@@ -376,6 +376,15 @@ def in_force(
     return InForce(deadline_for(plan, settings, now, tz), scope, frozenset(scope))
 
 
+def active_in_force(store, cards, settings: StudySettings, now: datetime, tz=None):
+    """The plan in force today over these cards, or None (one small query)."""
+    from quizcnn.schedule import day_start
+
+    today = day_start(now, settings.rollover_hour, tz).astimezone(tz).date()
+    found = store.active_plan(today.isoformat())
+    return None if found is None else in_force(found, cards, settings, now, tz)
+
+
 # -- the forecast: FSRS-6 vectorized over cards x samples ---------------------------------
 
 

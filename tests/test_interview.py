@@ -281,3 +281,23 @@ def test_strict_reports_missing_points_unknown_follow_ups_and_cycles(tmp_path):
     assert "5:1: l1: follow-ups form a cycle: l1 -> l2 -> l1" in messages
     with pytest.raises(BankError):  # ids and cycles are checked without --strict too
         load_bank([tmp_path], include_builtin=False)
+
+
+def test_an_interview_plan_caps_the_interviews_reviews_too(store, bank):
+    """With a plan in force, each interview review goes through its deadline cap."""
+
+    class Plan:
+        def __init__(self):
+            self.capped = []
+
+        def cap(self, row):
+            self.capped.append(row.card_id)
+            return row._replace(due="2026-03-03T10:00:00.000000+00:00")
+
+    plan = Plan()
+    session = interview(store, bank, topics=["alpha"], plan=plan)
+    session.start()
+    session.press("per channel, gamma")
+    session.press("")
+    assert plan.capped == ["a1"]
+    assert store.card("a1").due == "2026-03-03T10:00:00.000000+00:00"
