@@ -15,9 +15,11 @@ How a re-import stays clean, in Anki's own terms:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -26,17 +28,16 @@ import genanki
 
 from quizcnn.atomic import atomic_path
 from quizcnn.bank import Bank, Card
+from quizcnn.export.cache import RenderCache, cache_path
 from quizcnn.export.fields import (
     FIELDS,
     NOTETYPE_NAME,
-    NoteContent,
+    Proofs,
     deck_id,
     deck_name,
-    guid,
-    note_content,
-    proof_reference_html,
+    note_contents,
+    renderer_key,
 )
-from quizcnn.export.proof_html import proof_result_html
 from quizcnn.export.state import ExportError, ExportState, content_hash
 from quizcnn.results import ProofResult
 
@@ -105,8 +106,8 @@ CSS = """\
 class TimedNote(genanki.Note):
     """A note written with its own modification time (``mod``, Unix seconds)."""
 
-    def __init__(self, *args, mod: int = 0, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, model, fields, tags, guid, due, mod):
+        super().__init__(model=model, fields=fields, tags=tags, guid=guid, due=due)
         self.mod = mod
 
     def write_to_db(self, cursor, timestamp, deck_id, id_gen):
@@ -165,19 +166,67 @@ def export_anki(
     With ``proof_results`` (proof name -> result), each card's Proof field holds
     its proof's claim table and charts; without, the proof's name and how to run
     it. ``now`` (Unix seconds) stamps the notes whose content changed.
+
+    The path is straight: fields.py gives each note's whole content (from the
+    render cache beside the state where the card did not change); here each is
+    stamped (state.py) and written. A new note's time is ``now`` whatever it
+    holds, so for a large export the new notes are rendered by forked workers
+    while genanki writes the decks before theirs (fields.NoteContents).
     """
+    from quizcnn.proofs import proof_titles
+
     check_output_name(out)
+    with _collector_paused():
+        return _export(bank, out, topics, proof_results, state_path, now, proof_titles())
+
+
+def _export(
+    bank: Bank,
+    out: Path,
+    topics: Sequence[str],
+    proof_results: Mapping[str, ProofResult] | None,
+    state_path: Path | None,
+    now: int | None,
+    titles: Mapping[str, str],
+) -> AnkiExport:
     cards = bank.select(topics)
     state = ExportState.load(state_path)
+    keep = [card.id for card in bank.cards]  # a topic not exported now keeps its records
+    cache = RenderCache.load(cache_path(state.path), renderer_key(), keep)
     now = int(time.time()) if now is None else int(now)
-    model = quizcnn_model(state.stamp(MODEL_STATE_KEY, model_hash(), now))
-    notes, media = build_notes(bank, cards, model, proof_results, state, now)
-    decks = _decks(bank, cards, notes)
-    _write_package(out, decks, media, max([n.mod for n in notes], default=now))
-    state.save()  # only once the package is safely on disk
+    proofs = Proofs(proof_results, titles)
+    new = {card.id for card in cards if card.id not in state.entries}
+    try:
+        with note_contents(cards, bank.topics, proofs, cache, defer=new) as contents:
+            model = quizcnn_model(state.stamp(MODEL_STATE_KEY, model_hash(), now))
+            # A deferred note is new: its time is now, whatever it holds, and it
+            # is stamped when genanki comes to write it (its content known then).
+            deferred = {i for i in range(len(cards)) if contents.deferred(i)}
+            mods = [
+                now if i in deferred else state.stamp(card.id, contents[i].digest, now)
+                for i, card in enumerate(cards)
+            ]
+
+            def notes(positions: list[int]) -> Iterator[TimedNote]:
+                for i in positions:
+                    content = contents[i]
+                    if i in deferred:
+                        mods[i] = state.stamp(content.card_id, content.digest, now)
+                    yield TimedNote(
+                        model, list(content.fields), list(content.tags), content.guid, i, mods[i]
+                    )
+
+            decks = _decks(bank, cards, model, notes)
+            media = proofs.media
+            _write_package(out, decks, media, max(mods, default=now))
+        if state.added or state.changed or not state.path.exists():
+            state.save()  # only once the package is safely on disk
+        cache.save()  # (it started, in the background, once every note was known)
+    finally:
+        cache.finish()
     return AnkiExport(
         out,
-        len(notes),
+        len(cards),
         len(decks),
         len(media),
         new=[c.id for c in cards if c.id in state.added],
@@ -185,51 +234,21 @@ def export_anki(
     )
 
 
-def build_notes(
-    bank: Bank,
-    cards: Sequence[Card],
-    model: TimedModel,
-    proof_results: Mapping[str, ProofResult] | None,
-    state: ExportState,
-    now: int,
-) -> tuple[list[TimedNote], dict[str, bytes]]:
-    """Cards in bank order -> genanki notes (due = position) and the media they cite."""
-    from quizcnn.proofs import proof_titles
-
-    titles = proof_titles()
-    rendered = {name: proof_result_html(r) for name, r in (proof_results or {}).items()}
-    media: dict[str, bytes] = {}
-    notes = []
-    for position, card in enumerate(cards):
-        topic = bank.topics[card.topic]
-        proof = rendered.get(card.proof or "")
-        if proof is not None:
-            content = note_content(card, topic, proof.html)
-            digest = note_hash(content, proof.fingerprint)
-            media.update(proof.media)
-        else:
-            content = note_content(card, topic, proof_reference_html(card, titles))
-            digest = note_hash(content)
-        mod = state.stamp(card.id, digest, now)
-        notes.append(
-            TimedNote(
-                model=model,
-                fields=list(content.fields),
-                tags=list(content.tags),
-                guid=guid(card.id),
-                due=position,
-                mod=mod,
-            )
-        )
-    return notes, media
-
-
-def note_hash(content: NoteContent, proof_fingerprint: str | None = None) -> str:
-    """What decides "changed": every field (the Proof field by its fingerprint) and tag."""
-    fields = list(content.fields)
-    if proof_fingerprint is not None:
-        fields[FIELDS.index("Proof")] = proof_fingerprint
-    return content_hash([*fields, "\x1e", *content.tags])
+@contextlib.contextmanager
+def _collector_paused():
+    """No cyclic garbage collection during an export. It makes some ten containers
+    a note (fields, tags, notes, records), which reference counting frees (they
+    form no cycles); each collection would only walk the whole heap, the bank
+    included, over and over: about a third of what the export adds to genanki's
+    own time, for 10,000 cards (bench/bench_export.py)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def model_hash() -> str:
@@ -251,27 +270,55 @@ def quizcnn_model(mod: int) -> TimedModel:
     return model
 
 
-def _decks(bank: Bank, cards: Sequence[Card], notes: list[TimedNote]) -> list[genanki.Deck]:
-    """One deck per topic, quizcnn::<title>, in bank order."""
-    decks: dict[str, genanki.Deck] = {}
-    for card, note in zip(cards, notes, strict=True):
-        topic = bank.topics[card.topic]
-        if topic.name not in decks:
-            description = f"quizcnn topic {topic.name}: {len(topic.cards)} cards"
-            decks[topic.name] = genanki.Deck(deck_id(topic.name), deck_name(topic), description)
-        decks[topic.name].add_note(note)
-    return list(decks.values())
+class StreamedDeck(genanki.Deck):
+    """A deck whose notes are made one by one as genanki writes them: genanki
+    writes the deck and its note type (with no notes), then each note goes in
+    as soon as it is made, so a note still being rendered holds up only itself."""
+
+    def __init__(self, deck_id: int, name: str, description: str, model, make_notes):
+        super().__init__(deck_id, name, description)
+        self.add_model(model)
+        self.make_notes = make_notes  # () -> an iterator of notes
+
+    def write_to_db(self, cursor, timestamp, id_gen):
+        super().write_to_db(cursor, timestamp, id_gen)  # the deck and the note type
+        for note in self.make_notes():
+            note.write_to_db(cursor, timestamp, self.deck_id, id_gen)
+
+
+def _decks(bank: Bank, cards: Sequence[Card], model, notes) -> list[genanki.Deck]:
+    """One deck per topic, quizcnn::<title>, in bank order; ``notes(positions)``
+    makes the notes of the cards at those positions, one by one."""
+    positions: dict[str, list[int]] = {}
+    for i, card in enumerate(cards):
+        positions.setdefault(card.topic, []).append(i)
+    decks = []
+    for name, where in positions.items():
+        topic = bank.topics[name]
+        description = f"quizcnn topic {topic.name}: {len(topic.cards)} cards"
+        decks.append(
+            StreamedDeck(
+                deck_id(name),
+                deck_name(topic),
+                description,
+                model,
+                lambda where=where: notes(where),
+            )
+        )
+    return decks
 
 
 def _write_package(
     out: Path, decks: list[genanki.Deck], media: dict[str, bytes], timestamp: int
 ) -> None:
-    """Media to a scratch folder, the package to a temporary file, then an atomic rename."""
-    with tempfile.TemporaryDirectory(prefix="quizcnn-export-") as scratch:
+    """Media to a scratch folder (if any), the package to a temporary file, then an
+    atomic rename."""
+    with contextlib.ExitStack() as stack:
         paths = []
-        for name, data in sorted(media.items()):
-            path = Path(scratch) / name
-            path.write_bytes(data)
-            paths.append(str(path))
+        if media:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="quizcnn-")))
+            for name, data in sorted(media.items()):
+                (scratch / name).write_bytes(data)
+                paths.append(str(scratch / name))
         with atomic_path(out, suffix=".apkg.tmp") as tmp:
             genanki.Package(decks, media_files=paths).write_to_file(str(tmp), timestamp=timestamp)

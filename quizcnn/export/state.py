@@ -37,13 +37,15 @@ def state_path() -> Path:
 
 
 def content_hash(parts: Iterable[str]) -> str:
-    """A stable digest of a note's exported text (fields, tags, ...)."""
-    digest = hashlib.sha256()
+    """A stable digest of a note's exported text (fields, tags, ...): each part's
+    UTF-8 bytes after their length as 8 big-endian bytes (no ambiguity), hashed
+    in one go."""
+    chunks = []
     for part in parts:
         data = part.encode("utf-8")
-        digest.update(len(data).to_bytes(8, "big"))  # length-prefixed: no ambiguity
-        digest.update(data)
-    return digest.hexdigest()
+        chunks.append(len(data).to_bytes(8, "big"))
+        chunks.append(data)
+    return hashlib.sha256(b"".join(chunks)).hexdigest()
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from quizcnn.atomic import write_atomic
 from quizcnn.bank import Bank
-from quizcnn.export.fields import FIELDS, NOTETYPE_NAME, guid, note_content, proof_reference_html
+from quizcnn.export.fields import FIELDS, NOTETYPE_NAME, Proofs, note_contents
 from quizcnn.export.state import ExportError
 
 # Columns, 1-based as the headers count them. The note type comes first: a line
@@ -61,16 +61,15 @@ def tsv_text(bank: Bank, topics: Sequence[str] = ()) -> tuple[str, int]:
     """The whole file as text, and how many notes it holds."""
     from quizcnn.proofs import proof_titles
 
-    titles = proof_titles()
     buffer = io.StringIO()
     for line in header_lines():
         buffer.write(line + "\n")
     writer = csv.writer(buffer, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     cards = bank.select(topics)
-    for card in cards:
-        content = note_content(card, bank.topics[card.topic], proof_reference_html(card, titles))
+    # no proof results: a text file carries no media, so the Proof field is the reference
+    for content in note_contents(cards, bank.topics, Proofs(titles=proof_titles())):
         writer.writerow(
-            [NOTETYPE_NAME, content.deck, guid(card.id), *content.fields, " ".join(content.tags)]
+            [NOTETYPE_NAME, content.deck, content.guid, *content.fields, " ".join(content.tags)]
         )
     return buffer.getvalue(), len(cards)
 
