@@ -441,8 +441,18 @@ def export_anki_command(
             help="Run each linked proof on CPU and put its claim table and charts in the card.",
         ),
     ] = True,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="LANG",
+            help="Write the cards in this language: zh, or zh+en (both); same as the global --lang.",
+        ),
+    ] = None,
 ) -> None:
     """Write an Anki package, one deck per topic; re-importing it updates only changed notes."""
+    if lang is not None:
+        global_options(ctx).lang = lang
     from quizcnn.export import ExportError
     from quizcnn.export.anki import check_output_name, export_anki
 

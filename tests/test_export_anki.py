@@ -451,3 +451,37 @@ def test_charts_are_valid_deterministic_pngs():
     assert (depth, colour) == (8, 6)  # 8-bit RGBA
     assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 4 * width)
     assert b"IEND" in chunks
+
+
+def test_a_chinese_export_imports_and_a_zh_en_re_export_updates_the_same_notes(tmp_path):
+    """GUIDs come from card ids alone: switching language updates notes, adds none."""
+    from anki_collection import import_package, new_collection, notes_by_id
+
+    runner = CliRunner()
+    topics = ["--topic", "bn", "--topic", "code_layers", "--no-proofs"]
+    zh = tmp_path / "zh.apkg"
+    result = runner.invoke(app, ["--lang", "zh", "export", "anki", "-o", str(zh), *topics])
+    assert result.exit_code == 0, result.output
+    col = new_collection(tmp_path)
+    try:
+        import_package(col, zh)
+        first = notes_by_id(col)
+        count = len(first)
+        assert "沿哪些轴" in first["bn-normalizes-over"]["Front"]
+        assert "Over which axes" not in first["bn-normalizes-over"]["Front"]
+        assert "☐" in first["bn-normalizes-over"]["Back"]  # the key points, a checklist
+        code = first["code-bn-forward"]
+        assert (
+            "def batchnorm_forward" in code["Front"]
+            and "quizcnn solve code-bn-forward" in code["Back"]
+        )
+        both = tmp_path / "both.apkg"
+        again = runner.invoke(app, ["export", "anki", "--lang", "zh+en", "-o", str(both), *topics])
+        assert again.exit_code == 0, again.output
+        import_package(col, both)
+        second = notes_by_id(col)
+        assert len(second) == count  # updated in place, none added
+        assert "沿哪些轴" in second["bn-normalizes-over"]["Front"]
+        assert "Over which axes" in second["bn-normalizes-over"]["Front"]
+    finally:
+        col.close()

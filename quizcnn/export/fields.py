@@ -351,6 +351,15 @@ def _chunks(items: list[int], size: int = 100) -> list[list[int]]:
     return [items[k : k + size] for k in range(0, len(items), size)]
 
 
+def _more_source(card: Card) -> str:
+    """What the fronts and backs of code cards, key points and other languages add."""
+    english = (card.english.question, card.english.answer) if card.with_english else None
+    return repr(
+        (card.task, card.starter, card.solution, [p.text for p in card.points], card.lang)
+        + (english,)
+    ).replace("\x00", "\\x00")
+
+
 def source_key(card: Card, deck: str) -> str:
     """A digest of everything a card's half depends on: change any of it and the
     half is rendered again. (Not the proof: the half does not hold it.) The texts
@@ -372,13 +381,15 @@ def source_key(card: Card, deck: str) -> str:
             *choices,
             *tags,
             *[f"{s.text}\x00{s.url}" for s in sources],
+            _more_source(card),
         )
     )
-    if text.count("\x00") != 7 + len(choices) + len(tags) + 2 * len(sources):
+    if text.count("\x00") != 8 + len(choices) + len(tags) + 2 * len(sources):
         text = repr(
             (card.id, card.topic, deck, card.kind.value, card.question, card.answer)
             + (card.explanation, card.correct, card.value, card.tolerance, card.unit)
             + (card.generator, choices, tags, [(s.text, s.url) for s in sources])
+            + (_more_source(card),)
         )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -431,6 +442,13 @@ def tags_for(card: Card) -> tuple[str, ...]:
 
 def front_html(card: Card) -> str:
     question = f'<div class="qz-question">{inline_html(card.question)}</div>'
+    if card.with_english:  # --lang zh+en: the English under it, dimmer
+        question += f'<div class="qz-muted">{inline_html(card.english.question)}</div>'
+    if card.kind is Kind.IMPLEMENT:
+        return (
+            f"{question}{markdown_html(card.task or '')}"
+            f'<div class="qz-label">Starter</div>{_code_html(card.starter or "")}'
+        )
     if card.kind is Kind.CHOICE:
         options = "".join([f"<li>{inline_html(c)}</li>" for c in card.choices])
         return f'{question}<ol class="qz-choices" type="a">{options}</ol>'
@@ -461,10 +479,29 @@ def back_html(card: Card) -> str:
             f'<div class="qz-correct">{_number(card.value)}{unit} '
             f'<span class="qz-muted">{within}</span></div>'
         )
+    if card.kind is Kind.IMPLEMENT:
+        parts.append(
+            f'<div class="qz-label">Reference solution</div>{_code_html(card.solution or "")}'
+        )
     parts.append(f'<div class="qz-answer">{inline_html(card.answer)}</div>')
+    if card.with_english:
+        parts.append(f'<div class="qz-muted">{inline_html(card.english.answer)}</div>')
+    if card.points:  # the key points, as a checklist to tick against what you said
+        items = "".join(f"<li>☐ {inline_html(p.text)}</li>" for p in card.points)
+        parts.append(f'<div class="qz-label">Key points</div><ul class="qz-points">{items}</ul>')
+    if card.kind is Kind.IMPLEMENT:
+        command = f"quizcnn solve {card.id} FILE"
+        parts.append(
+            f'<div class="qz-hint">Check your own file: <code>{escape(command)}</code></div>'
+        )
     if card.kind is Kind.NUMERIC and card.generator:
         parts.append(worked_example_html(card))
     return "".join(parts)
+
+
+def _code_html(code: str) -> str:
+    """Python source as an escaped code block."""
+    return markdown_html(f"```python\n{code.rstrip()}\n```")
 
 
 def worked_example_html(card: Card) -> str:
