@@ -217,3 +217,71 @@ def _card_yaml(card) -> str:
     )
     text = yaml.dump([data], Dumper=Literal, sort_keys=False, allow_unicode=True, width=1000)
     return textwrap.indent(text, "  ")
+
+
+def test_check_reports_an_unknown_checker_and_a_starter_that_does_not_parse(tmp_path):
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    (folder / "codes.yaml").write_text(
+        "format_version: 1\ntopic: codes\ntitle: T\ncards:\n"
+        "  - id: cx-code\n    kind: implement\n    question: Write f.\n    task: Write f.\n"
+        "    starter: |\n      def f(x)\n          return x\n"
+        "    checker: no_such_checker\n"
+        "    solution: |\n      def f(x):\n          return x\n"
+        "    answer: A.\n    explanation: E.\n    sources: [S]\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["--no-builtin", "--bank", str(folder), "check"])
+    assert result.exit_code == 1
+    found = [
+        line.split("codes.yaml:", 1)[1]
+        for line in result.output.splitlines()
+        if "codes.yaml:" in line
+    ]
+    assert (
+        "13:16: cx-code: checker 'no_such_checker' names no file demos/checkers/no_such_checker.py"
+        in found[1]
+        or any(
+            "checker 'no_such_checker' names no file demos/checkers/no_such_checker.py" in f
+            for f in found
+        )
+    )
+    assert any(f.startswith("10:1: cx-code: starter is not valid Python") for f in found), found
+
+
+def test_bad_code_in_a_drill_is_one_line_and_the_session_goes_on(card, tmp_path):
+    """A grade before, a check that cannot run, the drill going on, every grade kept."""
+    from datetime import datetime, timezone
+
+    from quizcnn.checkkit import CheckReport
+    from quizcnn.drill import Checked, Drill, Invalid, PointsConfirmed
+    from quizcnn.store import open_store
+
+    bank = load_bank()
+    cards = [bank.by_id["bn-normalizes-over"], card]
+    with open_store(tmp_path / "quizcnn.db") as store:
+        drill = Drill(store, cards, clock=lambda: datetime(2026, 3, 2, 10, tzinfo=timezone.utc))
+        drill.start()
+        drill.press("")
+        drill.press("a")
+        (confirmed,) = drill.press("")
+        assert isinstance(confirmed, PointsConfirmed)
+        events = drill.press("3")  # the recall card: Good, saved; the code card is next
+        assert events[-1].shown.card.id == card.id
+        for error in (
+            "syntax error in your file, line 1: expected ':'",
+            "your code ran past the 10 s limit and was stopped (an endless loop, or far too much work?)",
+        ):
+            (checked,) = drill.checked(CheckReport(card.id, card.checker, "", error=error))
+            assert isinstance(checked, Checked) and checked.report.error == error
+        assert ("o", "open your file and check it again") in drill.valid_keys()
+        (invalid,) = drill.press("x")  # a stray key: one line, the card stays
+        assert isinstance(invalid, Invalid)
+        drill.press("")  # the solution
+        drill.press("")  # the suggested grade: Again (still failing)
+        reviews = store.reviews()
+        assert [(r.card_id, int(r.rating)) for r in reviews] == [
+            ("bn-normalizes-over", 3),
+            (card.id, 1),
+        ]
+        assert reviews[1].detail == {"passed": False, "runs": 2}
