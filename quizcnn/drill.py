@@ -11,6 +11,10 @@ Keys, one line each (Enter after the key; a piped script works the same way):
 - asking: recall cards take a typed attempt, or just Enter to reveal; choice cards
   a letter (auto-graded: right = Good, wrong = Again); numeric cards a number,
   checked against the value and tolerance (or a generator's fresh draw);
+- a recall card's key points, after the reveal: point numbers tick or untick, ``a``
+  ticks all, Enter shows the grades with the one the share covered suggests;
+- a code card: ``o`` opens the user's file in their editor and checks it when the
+  editor exits (again and again), Enter shows the reference solution;
 - revealed: 1-4 grade (Again, Hard, Good, Easy), Enter takes the auto grade,
   ``e`` shows the explanation, ``p`` runs the card's proof;
 - always: ``u`` undoes the last grade of this session, ``q`` quits.
