@@ -678,13 +678,15 @@ def drill_undone(console: Console, undone) -> None:
 
 
 def drill_notice(console: Console, text: str) -> None:
-    console.print(f"[yellow]{escape(text)}[/]", highlight=False, soft_wrap=True)
+    console.print(f"[yellow]{escape(_(text))}[/]", highlight=False, soft_wrap=True)
 
 
 def drill_invalid(console: Console, text: str, keys: Sequence[tuple[str, str]]) -> None:
-    valid = ", ".join(f"{k} ({v})" for k, v in keys)
+    valid = ", ".join(f"{_(k)} ({_(v)})" for k, v in keys)
     console.print(
-        f"[yellow]{escape(text)}[/]; valid keys: {escape(valid)}", highlight=False, soft_wrap=True
+        f"[yellow]{escape(_(text))}[/]; {_('valid keys:')} {escape(valid)}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -844,85 +846,106 @@ def plan_view(console: Console, view) -> None:
     """What `quizcnn plan` did, then the plan itself."""
     if view.ceiling_saved is not None:
         console.print(
-            f"[bold]ceiling saved:[/] at most {view.ceiling_saved} new cards a day",
+            _("[bold]ceiling saved:[/] at most {n} new cards a day").format(n=view.ceiling_saved),
             highlight=False,
         )
     if view.action == "cleared":
         console.print(
-            f"[bold]plan cleared[/] (interview {view.plan.interview_date}): FSRS schedules as "
-            "usual; reviews the plan pulled in stay where they are",
+            _(
+                "[bold]plan cleared[/] (interview {day}): FSRS schedules as usual; reviews "
+                "the plan pulled in stay where they are"
+            ).format(day=view.plan.interview_date),
             highlight=False,
         )
         return
     if view.action == "none":
         if view.ended is not None:
             console.print(
-                f"your plan for {view.ended.interview_date} ended when its day passed: FSRS "
-                "schedules as usual",
+                _("your plan for {day} ended when its day passed: FSRS schedules as usual").format(
+                    day=view.ended.interview_date
+                ),
                 highlight=False,
             )
         console.print(
-            "no interview plan; set one with [bold]quizcnn plan YYYY-MM-DD[/] "
-            "[dim][--topic T] [--tag G] [--ceiling N][/]",
+            _("no interview plan; set one with [bold]quizcnn plan YYYY-MM-DD[/]")
+            + " [dim][--topic T] [--tag G] [--ceiling N][/]",
             highlight=False,
         )
         return
     if view.action == "set":
-        console.print("[bold green]plan set[/]", highlight=False)
+        console.print(f"[bold green]{_('plan set')}[/]", highlight=False)
     plan_report(console, view.report)
 
 
 def plan_report(console: Console, report) -> None:
     """Days left, scope, pacing, the forecast chart, recall on the day per topic."""
-    scope = ", ".join(report.topics) if report.topics else "every topic"
+    scope = ", ".join(report.topics) if report.topics else _("every topic")
     if report.tags:
-        scope += f"; tags {', '.join(report.tags)}"
+        scope += "; " + _("tags {tags}").format(tags=", ".join(report.tags))
     day = report.interview_date.strftime("%a %Y-%m-%d")
     console.print(
-        f"[bold]interview[/] {day} · [bold]{report.days_left}[/] day(s) left · scope: "
-        f"{escape(scope)}",
+        _("[bold]interview[/] {day} · [bold]{left}[/] day(s) left · scope: {scope}").format(
+            day=day, left=report.days_left, scope=escape(scope)
+        ),
         highlight=False,
     )
     c = report.cards
     total = c["new"] + c["learning"] + c["review"]
-    aside = f" · {c['suspended']} suspended, left out" if c["suspended"] else ""
+    aside = " · " + _("{n} suspended, left out").format(n=c["suspended"]) if c["suspended"] else ""
     console.print(
-        f"cards in scope: {total} (new {c['new']} · learning {c['learning']} · review "
-        f"{c['review']}){aside}",
+        _("cards in scope: {total} (new {new} · learning {learning} · review {review})").format(
+            total=total, new=c["new"], learning=c["learning"], review=c["review"]
+        )
+        + aside,
         highlight=False,
     )
     _plan_pacing(console, report)
     console.print(
-        f"[bold]deadline:[/] a review FSRS would place on or after the day, leaving a card "
-        f"below {_pct(report.target)} on it, is pulled in before the day "
-        "(plan_recall_target)",
+        _(
+            "[bold]deadline:[/] a review FSRS would place on or after the day, leaving a card "
+            "below {target} on it, is pulled in before the day (plan_recall_target)"
+        ).format(target=_pct(report.target)),
         highlight=False,
         soft_wrap=True,
     )
     _plan_chart(console, report)
     for day, count in report.overloaded[:3]:
         console.print(
-            f"[yellow]heavy day:[/] {day.strftime('%a %m-%d')} needs about {count:.0f} cards, "
-            f"over reviews_per_day ({report.reviews_per_day}): the rest wait a day",
+            _(
+                "[yellow]heavy day:[/] {day} needs about {count} cards, over reviews_per_day "
+                "({limit}): the rest wait a day"
+            ).format(
+                day=day.strftime("%a %m-%d"), count=f"{count:.0f}", limit=report.reviews_per_day
+            ),
             highlight=False,
         )
-    unseen = f", {report.unseen_without_plan} cards unseen" if report.unseen_without_plan else ""
+    unseen = (
+        ", " + _("{n} cards unseen").format(n=report.unseen_without_plan)
+        if report.unseen_without_plan
+        else ""
+    )
     console.print(
-        f"[bold]predicted recall on the day:[/] [bold green]{_pct(report.recall_with_plan)}[/] "
-        f"with the plan · {_pct(report.recall_without_plan)} without it{unseen} · "
-        f"{_pct(report.recall_now)} if you stopped now",
+        _(
+            "[bold]predicted recall on the day:[/] [bold green]{plan}[/] with the plan · "
+            "{without} without it{unseen} · {now} if you stopped now"
+        ).format(
+            plan=_pct(report.recall_with_plan),
+            without=_pct(report.recall_without_plan),
+            unseen=unseen,
+            now=_pct(report.recall_now),
+        ),
         highlight=False,
         soft_wrap=True,
     )
     console.print(f"  [dim]without the plan: {escape(report.without_plan_method)}[/]")
-    table = new_table(title="predicted recall on the day, per topic")
-    table.add_column("topic", style="cyan")
-    table.add_column("cards", justify="right")
-    table.add_column("with the plan", justify="right")
-    table.add_column("without", justify="right")
-    table.add_column("if you stopped now", justify="right")
+    table = new_table(title=_("predicted recall on the day, per topic"))
+    table.add_column(_("topic"), style="cyan")
+    table.add_column(_("cards"), justify="right")
+    table.add_column(_("with the plan"), justify="right")
+    table.add_column(_("without"), justify="right")
+    table.add_column(_("if you stopped now"), justify="right")
     for t in sorted(report.per_topic, key=lambda t: (t.with_plan, t.topic)):
-        unseen_note = f" ({t.unseen} unseen)" if t.unseen else ""
+        unseen_note = " (" + _("{n} unseen").format(n=t.unseen) + ")" if t.unseen else ""
         table.add_row(
             t.topic,
             str(t.cards),
@@ -933,7 +956,9 @@ def plan_report(console: Console, report) -> None:
     console.print(table)
     if report.weakest:
         console.print(
-            f"[bold]weakest topics on the day:[/] {escape(', '.join(report.weakest))}",
+            _("[bold]weakest topics on the day:[/] {topics}").format(
+                topics=escape(", ".join(report.weakest))
+            ),
             highlight=False,
         )
 
@@ -941,28 +966,37 @@ def plan_report(console: Console, report) -> None:
 def _plan_pacing(console: Console, report) -> None:
     last = report.last_new_day.strftime("%a %m-%d")
     if report.cards["new"] == 0:
-        console.print("[bold]pacing:[/] every card in scope has been seen: reviews only")
+        console.print(_("[bold]pacing:[/] every card in scope has been seen: reviews only"))
     elif report.unseen_on_the_day == 0:
         console.print(
-            f"[bold]pacing:[/] {report.new_per_day} new cards a day until {last}, then "
-            f"{report.buffer} day(s) of reviews only (ceiling {report.ceiling})",
+            _(
+                "[bold]pacing:[/] {n} new cards a day until {last}, then {buffer} day(s) of "
+                "reviews only (ceiling {ceiling})"
+            ).format(n=report.new_per_day, last=last, buffer=report.buffer, ceiling=report.ceiling),
             highlight=False,
         )
     else:
         fixes = []
         if report.ceiling_to_fit is not None:
             fixes.append(
-                f"raise the ceiling to {report.ceiling_to_fit} (quizcnn plan "
-                f"{report.interview_date} --ceiling {report.ceiling_to_fit})"
+                _("raise the ceiling to {n}").format(n=report.ceiling_to_fit)
+                + f" (quizcnn plan {report.interview_date} --ceiling {report.ceiling_to_fit})"
             )
         if report.drop_topics:
-            dropped = ", ".join(f"{t} ({n} new)" for t, n in report.drop_topics)
-            fixes.append(f"drop {dropped} from the scope")
+            dropped = ", ".join(f"{t} ({n} {_('new')})" for t, n in report.drop_topics)
+            fixes.append(_("drop {topics} from the scope").format(topics=dropped))
         console.print(
-            f"[bold]pacing:[/] [bold red]the ceiling of {report.ceiling} new cards a day "
-            f"leaves {report.unseen_on_the_day} card(s) unseen on the day[/] "
-            f"({report.new_per_day_needed} a day would cover the scope by {last})"
-            + (": " + "; or ".join(escape(f) for f in fixes) if fixes else ""),
+            _(
+                "[bold]pacing:[/] [bold red]the ceiling of {ceiling} new cards a day leaves "
+                "{unseen} card(s) unseen on the day[/] ({needed} a day would cover the scope "
+                "by {last})"
+            ).format(
+                ceiling=report.ceiling,
+                unseen=report.unseen_on_the_day,
+                needed=report.new_per_day_needed,
+                last=last,
+            )
+            + (": " + _("; or ").join(escape(f) for f in fixes) if fixes else ""),
             highlight=False,
             soft_wrap=True,
         )
@@ -986,10 +1020,11 @@ def _plan_chart(console: Console, report) -> None:
             )
         rows = grouped
     if rows:
-        rows[0] = ("today", *rows[0][1:]) if title == "per day" else rows[0]
+        rows[0] = (_("today"), *rows[0][1:]) if title == "per day" else rows[0]
     top = max((r + n for _, r, n in rows), default=0)
     console.print(
-        f"[bold]forecast until the day[/] [dim]({title}: [cyan]█[/] reviews, [green]▒[/] new)[/]",
+        f"[bold]{_('forecast until the day')}[/] [dim]({_(title)}: [cyan]█[/] {_('reviews')}, "
+        f"[green]▒[/] {_('new')})[/]",
         highlight=False,
     )
     for label, r, n in rows:
@@ -997,7 +1032,7 @@ def _plan_chart(console: Console, report) -> None:
         width_n = round(n / top * BAR_WIDTH) if top else 0
         console.print(
             f"  {label:>9} [cyan]{'█' * width_r}[/][green]{'▒' * width_n}[/] {r:.0f}"
-            + (f" + {n:.0f} new" if n else ""),
+            + (f" + {n:.0f} {_('new')}" if n else ""),
             highlight=False,
         )
 

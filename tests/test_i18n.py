@@ -232,3 +232,14 @@ def test_the_shipped_bank_is_translated_and_fresh():
     overlays, issues, warnings = load_translations(bank, "zh", strict=True)
     assert issues == [] and warnings == []
     assert set(overlays) == set(bank.topics)
+
+
+def test_the_plans_sentences_come_from_the_catalog(isolated_home, monkeypatch):
+    monkeypatch.setenv("QUIZCNN_NOW", "2026-12-01T10:00:00Z")
+    result = runner.invoke(app, ["--lang", "zh", "plan", "2026-12-20", "--topic", "bn"])
+    assert result.exit_code == 0, result.output
+    assert "计划已设置" in result.output and "范围内卡片" in result.output
+    assert "面试日预测记忆率" in result.output and "plan set" not in result.output
+    from quizcnn import render
+
+    render.use_language("en")
