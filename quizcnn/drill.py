@@ -35,7 +35,7 @@ from fsrs import Rating, State
 
 from quizcnn import grading
 from quizcnn.bank import Card, Kind
-from quizcnn.grading import RATING_NAMES, Expected, Verdict
+from quizcnn.grading import RATING_NAMES, Expected, Message, Verdict
 from quizcnn.schedule import (
     RATINGS,
     STATE_NAMES,
@@ -332,7 +332,7 @@ class Drill:
         if self.phase is Phase.EMPTY:
             if key == "":
                 return [self.stop(self._end_reason)]
-            return [Invalid(f"{key!r} means nothing here", self.valid_keys())]
+            return [Invalid(Message("{key!r} means nothing here", key=key), self.valid_keys())]
         if self.phase is Phase.ASK:
             return self._answer(key)
         if self.phase is Phase.TICK:
@@ -422,7 +422,11 @@ class Drill:
         if not words or any(not w.isdigit() or not 1 <= int(w) <= total for w in words):
             return [
                 Invalid(
-                    f"{key!r}: tick points 1-{total} by number, a for all, Enter to grade",
+                    Message(
+                        "{key!r}: tick points 1-{total} by number, a for all, Enter to grade",
+                        key=key,
+                        total=total,
+                    ),
                     self.valid_keys(),
                 )
             ]
@@ -453,7 +457,9 @@ class Drill:
             return []
         path = attempt_path(shown.card)
         if unchanged_from_starter(shown.card, path):
-            return [Notice(f"edit the file first: {path} still holds the starter")]
+            return [
+                Notice(Message("edit the file first: {path} still holds the starter", path=path))
+            ]
         return [CheckRequested(shown.card, path)]
 
     def checked(self, report) -> list[Event]:
@@ -482,7 +488,7 @@ class Drill:
             if shown.card.proof:
                 return [ProofRequested(shown.card, shown.card.proof)]
             return [Notice("this card has no proof to run")]
-        text = "grade with 1-4" if key == "" else f"{key!r} means nothing here"
+        text = "grade with 1-4" if key == "" else Message("{key!r} means nothing here", key=key)
         return [Invalid(text, self.valid_keys())]
 
     def _grade(self, rating: Rating) -> list[Event]:
@@ -561,7 +567,8 @@ class Drill:
             self._end_reason = "limit" if self._limit_reached() else "done"
             self.phase = Phase.EMPTY
             if self._end_reason == "limit":
-                return [Notice(f"this session's limit of {self.options.limit} card(s) is reached")]
+                limit = self.options.limit
+                return [Notice(Message("this session's limit of {n} card(s) is reached", n=limit))]
             rows = self.store.queue_rows()
             return [NothingDue(next_due(self.ids, rows), False, self.options.cram)]
         self.current = self._show(self.by_id[card_id])

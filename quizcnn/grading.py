@@ -39,6 +39,19 @@ def correct_letter(card: Card) -> str | None:
     return CHOICE_LETTERS[card.choices.index(card.correct)]
 
 
+class Message(str):
+    """A sentence for the user, in English, that also keeps its template and values so
+    the screens can say it in another language (the gettext catalog holds templates)."""
+
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, **values):
+        text = super().__new__(cls, template.format(**values))
+        text.template, text.values = template, values
+        return text
+
+
 @dataclass(frozen=True)
 class Expected:
     """The right answer for one showing of a card (a generator draws it afresh)."""
@@ -109,7 +122,14 @@ def _choice_verdict(card: Card, key: str) -> Verdict:
     letters = choice_letters(card)
     letter = normalize_input(key).lower()
     if len(letter) != 1 or letter not in letters:
-        return Verdict(None, None, None, error=f"pick a letter from {letters[0]} to {letters[-1]}")
+        return Verdict(
+            None,
+            None,
+            None,
+            error=Message(
+                "pick a letter from {first} to {last}", first=letters[0], last=letters[-1]
+            ),
+        )
     picked = card.choices[letters.index(letter)]
     right = picked == card.correct
     return Verdict(f"{letter}) {picked}", right, Rating.Good if right else Rating.Again)
@@ -118,7 +138,7 @@ def _choice_verdict(card: Card, key: str) -> Verdict:
 def _numeric_verdict(right: Expected, key: str) -> Verdict:
     number = parse_number(key)
     if number is None:
-        return Verdict(None, None, None, error=f"{key!r} is not a number")
+        return Verdict(None, None, None, error=Message("{key!r} is not a number", key=key))
     tolerance = right.tolerance or 0.0
     ok = abs(number - (right.value or 0.0)) <= tolerance + 1e-9 * max(1.0, abs(number))
     return Verdict(key, ok, Rating.Good if ok else Rating.Again)

@@ -293,8 +293,12 @@ class Interview:
             if not word.isdigit() or not 1 <= int(word) <= total:
                 return [
                     Invalid(
-                        f"{word!r} is no point here: type numbers 1-{total}, a for all, "
-                        "Enter when done"
+                        grading.Message(
+                            "{word!r} is no point here: type numbers 1-{total}, a for all, "
+                            "Enter when done",
+                            word=word,
+                            total=total,
+                        )
                     )
                 ]
             picked.append(int(word) - 1)

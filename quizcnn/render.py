@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 
 def _(text: str) -> str:
-    """The app's own words in the chosen language (see ``use_language``)."""
+    """The app's own words in the chosen language (see ``use_language``); a core
+    Message is translated by its template and filled in with its values."""
+    template = getattr(text, "template", None)
+    if template is not None:
+        return _catalog.gettext(template).format(**text.values)
     return _catalog.gettext(text)
 
 

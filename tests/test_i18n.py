@@ -243,3 +243,17 @@ def test_the_plans_sentences_come_from_the_catalog(isolated_home, monkeypatch):
     from quizcnn import render
 
     render.use_language("en")
+
+
+def test_input_errors_are_said_in_the_sessions_language():
+    from quizcnn import render
+    from quizcnn.grading import Message
+
+    message = Message("pick a letter from {first} to {last}", first="a", last="d")
+    assert message == "pick a letter from a to d"  # the core's English, as before
+    render.use_language("zh")
+    try:
+        assert render._(message) == "请选 a 到 d 之间的字母"
+        assert render._(Message("{key!r} is not a number", key="x")) == "'x' 不是数字"
+    finally:
+        render.use_language("en")
