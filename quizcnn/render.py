@@ -181,13 +181,14 @@ def explain_cards(
         console.print()
         console.print(f"[bold cyan]{escape(card.id)}[/] [dim]({card.kind})[/]", highlight=False)
         question = question_markup(card, card.question, correct_mark=True)
-        console.print(f"[bold]Q:[/] {question}", highlight=False)
+        console.print(f"[bold]{_('Q:')}[/] {question}", highlight=False)
         if card.kind is Kind.NUMERIC and card.generator:
-            console.print(f"[dim]numbers drawn at review time ({card.generator})[/]")
+            console.print(f"[dim]{_('numbers drawn at review time')} ({card.generator})[/]")
         elif card.kind is Kind.NUMERIC and card.value is not None:
             unit = f" {card.unit}" if card.unit else ""
             console.print(
-                f"[bold]Value:[/] {card.value:g}{unit} (± {card.tolerance or 0:g})", highlight=False
+                f"[bold]{_('Value:')}[/] {card.value:g}{unit} (± {card.tolerance or 0:g})",
+                highlight=False,
             )
         if card.kind is Kind.IMPLEMENT:
             console.print(terminal_markdown(card.task or ""))
@@ -195,20 +196,20 @@ def explain_cards(
             code_solution(console, card)
         else:
             console.print(
-                f"[bold]A:[/] {escape(card.answer)}{english_under(card, 'answer')}",
+                f"[bold]{_('A:')}[/] {escape(card.answer)}{english_under(card, 'answer')}",
                 highlight=False,
             )
         console.print(terminal_markdown(card.explanation))
         if card.with_english:
             console.print(terminal_markdown(card.english.explanation), style="dim")
         if card.sources:
-            console.print("[bold]Sources[/]")
+            console.print(f"[bold]{_('Sources')}[/]")
             for source in card.sources:
                 console.print(f"  • {citation(source)}", highlight=False, soft_wrap=True)
         if card.proof:
             title = proof_titles.get(card.proof, "")
             console.print(
-                f"[bold]Proof:[/] [green]{card.proof}[/]"
+                f"[bold]{_('Proof:')}[/] [green]{card.proof}[/]"
                 + (f" - {escape(title)}" if title else ""),
                 highlight=False,
             )
@@ -648,12 +649,14 @@ def drill_explanation(console: Console, card) -> None:
     from rich.panel import Panel
 
     console.print(
-        Panel(terminal_markdown(card.explanation), title="explanation", title_align="left")
+        Panel(terminal_markdown(card.explanation), title=_("explanation"), title_align="left")
     )
     if card.with_english:
         console.print(terminal_markdown(card.english.explanation), style="dim")
     for source in card.sources:
-        console.print(f"  [dim]source:[/] {citation(source)}", highlight=False, soft_wrap=True)
+        console.print(
+            f"  [dim]{_('source:')}[/] {citation(source)}", highlight=False, soft_wrap=True
+        )
 
 
 def drill_graded(console: Console, graded) -> None:
