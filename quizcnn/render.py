@@ -1156,7 +1156,7 @@ def interview_report(console: Console, report, bank) -> None:
     console.print()
     console.rule(f"[bold]{_('interview report')}[/]")
     if not report.topics:
-        console.print("no question was answered", highlight=False)
+        console.print(_("no question was answered"), highlight=False)
         return
     for topic in report.topics:
         share = topic.covered / topic.points if topic.points else 0.0
@@ -1180,11 +1180,12 @@ def interview_report(console: Console, report, bank) -> None:
                         soft_wrap=True,
                     )
     total = sum(t.covered for t in report.topics), sum(t.points for t in report.topics)
-    kind = "practice, schedules untouched" if report.practice else "logged as reviews"
-    console.print(f"[bold]score[/] {total[0]}/{total[1]} points [dim]({kind})[/]", highlight=False)
+    kind = _("practice, schedules untouched") if report.practice else _("logged as reviews")
+    score = _("{covered}/{total} points").format(covered=total[0], total=total[1])
+    console.print(f"[bold]{_('score')}[/] {score} [dim]({kind})[/]", highlight=False)
     if report.to_drill:
         console.print(
-            f"[bold]cards to drill[/] (points missed): {escape(', '.join(report.to_drill))}",
+            f"[bold]{_('cards to drill (points missed):')}[/] {escape(', '.join(report.to_drill))}",
             highlight=False,
             soft_wrap=True,
         )
