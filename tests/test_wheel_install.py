@@ -105,3 +105,15 @@ def test_installed_wheel_runs_check_and_list_outside_the_repository(wheel, tmp_p
     topics = json.loads(listed.stdout)
     shipped = {p.stem for p in (REPO / "questions").glob("*.yaml")} - {"bibliography"}
     assert {t["topic"] for t in topics} == shipped
+    # the translations and the message catalog ship inside the wheel
+    chinese = quizcnn("--lang", "zh", "check", "--strict")
+    assert chinese.returncode == 0, chinese.stdout + chinese.stderr
+    drill = subprocess.run(
+        [str(bin_dir / "quizcnn"), "--lang", "zh", "drill", "--new", "1"],
+        input="\n",
+        capture_output=True,
+        text=True,
+        cwd=outside,
+        env=env,
+    )
+    assert "显示答案" in drill.stdout, drill.stdout + drill.stderr
