@@ -71,6 +71,14 @@ SETTINGS: dict[str, Setting] = {
             1000,
             "most new cards a day an interview plan may ask for (1-1000)",
         ),
+        Setting(
+            "lang",
+            str,
+            0,
+            0,
+            "the cards' language: en, zh, or zh+en (Chinese with the English under it)",
+            ("en", "zh", "zh+en"),
+        ),
     )
 }
 

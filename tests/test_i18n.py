@@ -257,3 +257,17 @@ def test_input_errors_are_said_in_the_sessions_language():
         assert render._(Message("{key!r} is not a number", key="x")) == "'x' 不是数字"
     finally:
         render.use_language("en")
+
+
+def test_the_lang_setting_chooses_the_language(bank_dir, isolated_home):
+    base = ["--no-builtin", "--bank", str(bank_dir)]
+    bad = runner.invoke(app, ["settings", "lang", "fr"])
+    assert bad.exit_code == 2 and "lang must be one of en, zh, zh+en, not 'fr'" in bad.output
+    assert runner.invoke(app, ["settings", "lang", "zh"]).exit_code == 0
+    shown = runner.invoke(app, [*base, "explain", "tr-bn-params"])
+    assert "有多少个可学习参数" in shown.output
+    english = runner.invoke(app, [*base, "--lang", "en", "explain", "tr-bn-params"])
+    assert "How many learnable parameters" in english.output  # --lang wins over the setting
+    from quizcnn import render
+
+    render.use_language("en")
