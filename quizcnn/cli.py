@@ -122,27 +122,6 @@ def _glossary_mismatches(shown: Bank, lang: str) -> list:
     ]
 
 
-@app.command()
-def glossary(
-    ctx: typer.Context,
-    word: Annotated[str | None, typer.Argument(help="An English term (or part of one).")] = None,
-) -> None:
-    """How interviewers say each term in Chinese: kept in English, or its rendering."""
-    from quizcnn.i18n import load_glossary
-    from quizcnn.paths import questions_dir
-
-    terms = load_glossary(questions_dir() / "zh")
-    if word is not None:
-        terms = [
-            t
-            for t in terms
-            if word.lower() in t.english.lower() or (t.rendering and word in t.rendering)
-        ]
-        if not terms:
-            fail(f"no glossary term matches {word!r}; `quizcnn glossary` lists them all")
-    render.glossary_table(console, terms)
-
-
 def _translated_bank(bank: Bank, lang: str, config, strict: bool):
     """The bank in ``lang`` and the translation issues; bad overlays stop with each listed."""
     from quizcnn.bank import load_translations, localized
@@ -1073,6 +1052,27 @@ def _report_removed_ids(bank: Bank) -> None:
         render.error_line(err_console, str(exc))
         return
     render.removed_ids(console, ids, store.path)
+
+
+@app.command()
+def glossary(
+    ctx: typer.Context,
+    word: Annotated[str | None, typer.Argument(help="An English term (or part of one).")] = None,
+) -> None:
+    """How interviewers say each term in Chinese: kept in English, or its rendering."""
+    from quizcnn.i18n import load_glossary
+    from quizcnn.paths import questions_dir
+
+    terms = load_glossary(questions_dir() / "zh")
+    if word is not None:
+        terms = [
+            t
+            for t in terms
+            if word.lower() in t.english.lower() or (t.rendering and word in t.rendering)
+        ]
+        if not terms:
+            fail(f"no glossary term matches {word!r}; `quizcnn glossary` lists them all")
+    render.glossary_table(console, terms)
 
 
 GLOBAL_OPTIONS_WITH_VALUE = ("--bank", "--lang")
