@@ -264,11 +264,10 @@ def _prose_html(text: str) -> str:
         stripped = line.strip()
         if not stripped:
             if paragraph:
-                blocks.append(f"<p>{_emphasis(' '.join(paragraph))}</p>")
+                blocks.append(_paragraph_html(paragraph))
                 paragraph = []
             if items:
-                lis = "".join([f"<li>{_emphasis(' '.join(item))}</li>" for item in items])
-                blocks.append(f"<{list_tag}>{lis}</{list_tag}>")
+                blocks.append(_list_html(list_tag, items))
                 items = []
             list_tag = ""
             continue
@@ -282,23 +281,21 @@ def _prose_html(text: str) -> str:
             numbered = _NUMBERED.match(line)
         if heading is not None:
             if paragraph:
-                blocks.append(f"<p>{_emphasis(' '.join(paragraph))}</p>")
+                blocks.append(_paragraph_html(paragraph))
                 paragraph = []
             if items:
-                lis = "".join([f"<li>{_emphasis(' '.join(item))}</li>" for item in items])
-                blocks.append(f"<{list_tag}>{lis}</{list_tag}>")
+                blocks.append(_list_html(list_tag, items))
                 items = []
             list_tag = ""
             level = min(len(heading.group(1)) + 2, 6)  # h3..h6: a card has no page title
             blocks.append(f"<h{level}>{_emphasis(heading.group(2))}</h{level}>")
         elif bullet is not None or numbered is not None:
             if paragraph:
-                blocks.append(f"<p>{_emphasis(' '.join(paragraph))}</p>")
+                blocks.append(_paragraph_html(paragraph))
                 paragraph = []
             tag = "ul" if bullet is not None else "ol"
             if list_tag and tag != list_tag and items:
-                lis = "".join([f"<li>{_emphasis(' '.join(item))}</li>" for item in items])
-                blocks.append(f"<{list_tag}>{lis}</{list_tag}>")
+                blocks.append(_list_html(list_tag, items))
                 items = []
             list_tag = tag
             items.append([(bullet or numbered).group(1)])
@@ -306,17 +303,24 @@ def _prose_html(text: str) -> str:
             items[-1].append(stripped)  # a continuation line of the last item
         else:
             if items:
-                lis = "".join([f"<li>{_emphasis(' '.join(item))}</li>" for item in items])
-                blocks.append(f"<{list_tag}>{lis}</{list_tag}>")
+                blocks.append(_list_html(list_tag, items))
                 items = []
             list_tag = ""
             paragraph.append(stripped)
     if paragraph:
-        blocks.append(f"<p>{_emphasis(' '.join(paragraph))}</p>")
+        blocks.append(_paragraph_html(paragraph))
     if items:
-        lis = "".join([f"<li>{_emphasis(' '.join(item))}</li>" for item in items])
-        blocks.append(f"<{list_tag}>{lis}</{list_tag}>")
+        blocks.append(_list_html(list_tag, items))
     return _restore("\n".join(blocks), spans)
+
+
+def _paragraph_html(lines: list[str]) -> str:
+    return f"<p>{_emphasis(' '.join(lines))}</p>"
+
+
+def _list_html(tag: str, items: list[list[str]]) -> str:
+    lis = "".join([f"<li>{_emphasis(' '.join(item))}</li>" for item in items])
+    return f"<{tag}>{lis}</{tag}>"
 
 
 def _arxiv_links(text: str) -> str:
