@@ -636,8 +636,9 @@ def _draw_drill(events: list, session, device: str, now, code) -> list:
                     code.close()
                 prompt_keys = True
             case EditRequested():
-                _open_editor(event.path)
-                more += session.edited()
+                if _open_editor(event.path):
+                    more += session.edited()
+                prompt_keys = True
             case CheckRequested():
                 with render.spinner(console, f"checking {event.path.name}..."):
                     report = code.run(event.card, event.path)
@@ -682,8 +683,9 @@ def _draw_drill(events: list, session, device: str, now, code) -> list:
     return more
 
 
-def _open_editor(path: Path) -> None:
-    """The user's editor on their attempt file; the drill waits until it exits."""
+def _open_editor(path: Path) -> bool:
+    """The user's editor on their attempt file, waited for; False (said in one line)
+    when it cannot start, so nothing is checked."""
     import subprocess
 
     from quizcnn.runner import editor_command
@@ -695,6 +697,8 @@ def _open_editor(path: Path) -> None:
         render.error_line(
             err_console, f"cannot start the editor {command[0]!r}: {exc.strerror}; set EDITOR"
         )
+        return False
+    return True
 
 
 def assert_never(event: NoReturn) -> NoReturn:
@@ -736,7 +740,7 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check your implementation of a code card against torch; exit 0 when every case passes."""
-    from quizcnn.runner import check_file, prepare_attempt
+    from quizcnn.runner import check_file, prepare_attempt, unchanged_from_starter
 
     bank = get_bank(ctx)
     card = _code_card(bank, card_id)
@@ -744,7 +748,10 @@ def solve(
         fail("give a FILE to check, or --edit to write your own attempt (not both)")
     if edit:
         file = prepare_attempt(card)
-        _open_editor(file)
+        if not _open_editor(file):
+            raise typer.Exit(EXIT_USAGE)
+        if unchanged_from_starter(card, file):
+            fail(f"edit the file first: {file} still holds the starter")
     assert file is not None
     if not file.is_file():
         fail(f"{file}: no such file")

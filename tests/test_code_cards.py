@@ -281,3 +281,14 @@ def test_bad_code_in_a_drill_is_one_line_and_the_session_goes_on(card, tmp_path)
             (card.id, 1),
         ]
         assert reviews[1].detail == {"passed": False, "runs": 2}
+
+
+def test_solve_edit_with_no_editor_or_an_untouched_file_checks_nothing(isolated_home, monkeypatch):
+    monkeypatch.setenv("EDITOR", "/no/such/editor")
+    monkeypatch.delenv("VISUAL", raising=False)
+    missing = runner.invoke(app, ["solve", CARD, "--edit"])
+    assert missing.exit_code == 2 and "cannot start the editor '/no/such/editor'" in missing.output
+    assert "first failure" not in missing.output
+    monkeypatch.setenv("EDITOR", "true")  # an editor that changes nothing
+    untouched = runner.invoke(app, ["solve", CARD, "--edit"])
+    assert untouched.exit_code == 2 and "edit the file first" in untouched.output
