@@ -6,24 +6,33 @@ Kept thin on purpose: every command loads what it needs lazily so that
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
-
-if TYPE_CHECKING:
-    from quizcnn.store import Store
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from quizcnn import __version__, render
-from quizcnn.bank import Bank, BankError, UnknownName, bank_dirs, load_bank
-from quizcnn.bank_cache import load_bank_cached
+from quizcnn.bank import Bank, UnknownName
+from quizcnn.cli_context import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    GlobalOptions,
+    assert_never,
+    console,
+    err_console,
+    exit_now,
+    fail,
+    guarded,
+    load_shown_bank,
+    print_json,
+    store_session,
+    translated_bank,
+)
+from quizcnn.cli_context import clock as _clock
+from quizcnn.cli_context import language as _language
+from quizcnn.drill_screen import DrillRequest, open_editor, run_drill
 
 APP_SETTINGS = dict(
     name="quizcnn",
@@ -34,31 +43,6 @@ APP_SETTINGS = dict(
     rich_markup_mode="rich",
 )
 app = typer.Typer(**APP_SETTINGS)
-console = Console()
-err_console = Console(stderr=True)
-
-# Exit codes: 1 = the bank or a proof is wrong, 2 = bad usage or input.
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-
-
-@dataclass
-class GlobalOptions:
-    """The options given before the command."""
-
-    bank_dirs: list[Path] = field(default_factory=list)
-    include_builtin: bool = True
-    lang: str | None = None  # --lang, else QUIZCNN_LANG, else the `lang` setting
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    render.error_line(err_console, message)
-    raise typer.Exit(code)
-
-
-def print_json(data) -> None:
-    """JSON for scripts, on stdout, exactly as the core's to_dict() gave it."""
-    print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def global_options(ctx: typer.Context) -> GlobalOptions:
@@ -69,43 +53,13 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
 
 
 def get_bank(ctx: typer.Context, strict: bool = False, cached: bool = True) -> Bank:
-    """Load the bank or stop with every problem listed, one per line."""
-    config = global_options(ctx)
-    if not config.include_builtin and not bank_dirs(config.bank_dirs, include_builtin=False):
-        fail("--no-builtin leaves no cards: add --bank DIR or set QUIZCNN_BANK")
-    load = load_bank_cached if cached else load_bank
-    try:
-        bank = load(config.bank_dirs, include_builtin=config.include_builtin, strict=strict)
-    except BankError as exc:
-        render.bank_issues(err_console, exc.issues)
-        raise typer.Exit(EXIT_INVALID) from None
-    lang = language(ctx)
-    if lang == "en":
-        return bank
-    render.use_language(lang)  # the session's own words in the same language
-    return _translated_bank(bank, lang, config, strict=False)[0]
+    """Load the bank in the user's language, or stop with every problem listed."""
+    return load_shown_bank(global_options(ctx), strict=strict, cached=cached)
 
 
 def language(ctx: typer.Context) -> str:
     """--lang, else QUIZCNN_LANG, else the `lang` setting, else English."""
-    from quizcnn.i18n import parse_language
-
-    chosen = global_options(ctx).lang or os.environ.get("QUIZCNN_LANG")
-    if not chosen:
-        from quizcnn.store import StoreError, open_existing
-
-        try:
-            store = open_existing()
-        except StoreError:
-            store = None
-        if store is not None:
-            with store:
-                chosen = store.settings().lang
-    try:
-        lang, both = parse_language(chosen or "en")
-    except ValueError as exc:
-        fail(str(exc))
-    return f"{lang}+en" if both else lang
+    return _language(global_options(ctx))
 
 
 def _glossary_mismatches(shown: Bank, lang: str) -> list:
@@ -120,20 +74,6 @@ def _glossary_mismatches(shown: Bank, lang: str) -> list:
         if card.english is not None and card.lang != "en"
         for message in glossary_mismatches(card.english, card, terms)
     ]
-
-
-def _translated_bank(bank: Bank, lang: str, config, strict: bool):
-    """The bank in ``lang`` and the translation issues; bad overlays stop with each listed."""
-    from quizcnn.bank import load_translations, localized
-
-    base = lang.split("+")[0]
-    overlays, issues, warnings = load_translations(
-        bank, base, config.bank_dirs, include_builtin=config.include_builtin, strict=strict
-    )
-    if issues:
-        render.bank_issues(err_console, issues)
-        raise typer.Exit(EXIT_INVALID)
-    return localized(bank, overlays, lang), warnings
 
 
 def _version(value: bool) -> None:
@@ -204,7 +144,7 @@ def check(
     global_options(ctx).lang = english
     lang = language(ctx)
     if lang != "en":
-        shown, warnings = _translated_bank(bank, lang, global_options(ctx), strict=strict)
+        shown, warnings = translated_bank(bank, lang, global_options(ctx), strict=strict)
         render.bank_issues(err_console, warnings)
         render.glossary_warnings(err_console, _glossary_mismatches(shown, lang))
     render.check_summary(console, bank, proof_names(), strict)
@@ -296,7 +236,7 @@ def explain(
     bank = get_bank(ctx)
     if not name.isascii() and language(ctx) == "en":
         # a Chinese name (批归一化): the topic in the language its name is in
-        bank = _translated_bank(bank, "zh", global_options(ctx), strict=False)[0]
+        bank = translated_bank(bank, "zh", global_options(ctx), strict=False)[0]
     try:
         cards = bank.find(name)
     except UnknownName as exc:
@@ -504,45 +444,6 @@ TagsOption = Annotated[
 ]
 
 
-@contextmanager
-def store_session() -> Iterator[Store]:
-    """The review database for one command, closed after it. A StoreError, opening or
-    later, is one clear line naming the file and exit 1; what was saved stays saved."""
-    from quizcnn.store import StoreError, open_store
-
-    try:
-        store = open_store()
-    except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
-    try:
-        yield store
-    except StoreError as exc:
-        fail(str(exc), EXIT_INVALID)
-    finally:
-        store.close()
-
-
-def _clock():
-    from quizcnn.schedule import clock_from_env
-
-    try:
-        return clock_from_env()
-    except ValueError as exc:
-        fail(f"QUIZCNN_NOW is not an ISO time such as 2025-01-06T09:00:00Z: {exc}")
-
-
-def _selected_cards(bank: Bank, topics: list[str], tags: list[str]) -> list:
-    try:
-        cards = bank.select(topics, tags)
-    except UnknownName as exc:
-        fail(str(exc))
-    if not cards:
-        fail(
-            f"no card has the tag(s) {', '.join(tags)} in the chosen topics; see `quizcnn list --tags`"
-        )
-    return cards
-
-
 @app.command()
 def drill(
     ctx: typer.Context,
@@ -576,153 +477,10 @@ def drill(
     (choice and numeric cards grade themselves: Enter accepts); e explanation,
     p run the proof, u undo, q quit. Piped input works for scripts.
     """
-    from quizcnn.drill import Drill, Options
-    from quizcnn.runner import WarmChecks
-
-    bank = get_bank(ctx)
-    cards = _selected_cards(bank, list(topic or []), list(tag or []))
-    clock = _clock()
-    code = WarmChecks()
-    with store_session() as store:
-        options = Options(tuple(topic or ()), tuple(tag or ()), new, limit, cram)
-        session = Drill(store, cards, options, clock=clock, bank_cards=bank.cards)
-        events = session.start()
-        try:
-            while True:
-                while events:  # opening the editor or a check can bring more events
-                    events = _draw_drill(events, session, device, clock(), code)
-                if session.done:
-                    break
-                try:
-                    events = session.press(console.input("[bold]>[/] "))
-                except (EOFError, KeyboardInterrupt):  # each grade is saved, or rolled back
-                    console.print()
-                    events = [session.stop("quit")]
-        finally:
-            code.close()
-
-
-def _draw_drill(events: list, session, device: str, now, code) -> list:
-    """Draw the events; what the editor or a check produced comes back, to draw next."""
-    from quizcnn.cards import Kind
-    from quizcnn.drill import (
-        CardShown,
-        Checked,
-        CheckRequested,
-        EditRequested,
-        ExplanationShown,
-        Finished,
-        Graded,
-        Invalid,
-        NothingDue,
-        Notice,
-        Phase,
-        PointsChecklist,
-        PointsConfirmed,
-        ProofRequested,
-        Revealed,
-        Undone,
+    run_drill(
+        global_options(ctx),
+        DrillRequest(tuple(topic or ()), tuple(tag or ()), new, limit, cram, device),
     )
-
-    prompt_keys = False
-    more: list = []
-    for event in events:
-        match event:
-            case CardShown():
-                render.drill_card(console, event.shown, event.counts, event.cram)
-                if event.shown.card.kind is Kind.IMPLEMENT:
-                    code.prepare(event.shown.card)  # torch imports while the task is read
-                else:
-                    code.close()
-                prompt_keys = True
-            case EditRequested():
-                if _open_editor(event.path):
-                    more += session.edited()
-                prompt_keys = True
-            case CheckRequested():
-                with render.spinner(console, f"checking {event.path.name}..."):
-                    report = code.run(event.card, event.path)
-                more += session.checked(report)
-            case Checked():
-                render.check_report(console, event.report, event.runs)
-                prompt_keys = True
-            case Revealed():
-                render.drill_reveal(console, event.shown)
-                prompt_keys = True
-            case PointsChecklist():
-                render.drill_points(console, event.shown)
-                prompt_keys = True
-            case PointsConfirmed():
-                render.drill_grades(console, event.shown.previews, event.shown.suggested)
-                prompt_keys = True
-            case ExplanationShown():
-                render.drill_explanation(console, event.card)
-                prompt_keys = True
-            case ProofRequested():
-                _drill_proof(event.proof, device)
-                prompt_keys = True
-            case Graded():
-                render.drill_graded(console, event)
-            case Undone():
-                render.drill_undone(console, event)
-            case Notice():
-                render.drill_notice(console, event.text)
-                prompt_keys = prompt_keys or session.phase is Phase.EMPTY
-            case Invalid():
-                render.drill_invalid(console, event.text, event.keys)
-                prompt_keys = False
-            case NothingDue():
-                render.drill_nothing_due(console, event, now)
-                prompt_keys = True
-            case Finished():
-                render.drill_summary(console, event.summary)
-            case _:
-                assert_never(event)
-    if prompt_keys and not session.done and not more:
-        render.drill_keys(console, session.valid_keys())
-    return more
-
-
-def _open_editor(path: Path) -> bool:
-    """The user's editor on their attempt file, waited for; False (said in one line)
-    when it cannot start, so nothing is checked."""
-    import subprocess
-
-    from quizcnn.runner import editor_command
-
-    command = [*editor_command(), str(path)]
-    try:
-        subprocess.run(command, check=False)
-    except OSError as exc:
-        render.error_line(
-            err_console, f"cannot start the editor {command[0]!r}: {exc.strerror}; set EDITOR"
-        )
-        return False
-    return True
-
-
-def assert_never(event: NoReturn) -> NoReturn:
-    """A type checker flags any call that can be reached: an event case the match missed."""
-    raise AssertionError(f"unhandled drill event {event!r}")
-
-
-def _drill_proof(name: str, device: str) -> None:
-    """Run a card's proof inside the drill (torch is imported only now); a proof that
-    cannot run is one line, and the drill goes on."""
-    from quizcnn.devices import DeviceError, resolve_device
-    from quizcnn.proofs import ProofError, run_proof
-
-    try:
-        chosen = resolve_device(device)
-        with render.spinner(console, f"running proof {name} on {chosen}..."):
-            result = run_proof(name, device=chosen)
-    except (DeviceError, ProofError) as exc:
-        render.error_line(err_console, str(exc))
-        return
-    except KeyboardInterrupt:
-        render.drill_notice(console, "proof interrupted")
-        return
-    render.proof_result(console, result)
 
 
 @app.command()
@@ -748,7 +506,7 @@ def solve(
         fail("give a FILE to check, or --edit to write your own attempt (not both)")
     if edit:
         file = prepare_attempt(card)
-        if not _open_editor(file):
+        if not open_editor(file):
             raise typer.Exit(EXIT_USAGE)
         if unchanged_from_starter(card, file):
             fail(f"edit the file first: {file} still holds the starter")
@@ -1124,43 +882,13 @@ def _registered_name(info) -> str:
 
 
 def main() -> None:
-    """Console-script entry: run, then exit at once with the command's exit code."""
-    _exit_now(run())
+    """`python -m quizcnn.cli`: run, then exit at once with the command's exit code."""
+    exit_now(run())
 
 
 def run() -> int:
-    """Run the command in sys.argv; a user sees one line for any failure, never a
-    traceback. Returns the exit code."""
-    try:
-        app_for(sys.argv)()
-        code = 0
-    except SystemExit as exc:  # typer ends every command this way
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if exc.code is not None and not isinstance(exc.code, int):
-            err_console.print(str(exc.code))
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        code = 130
-    except Exception as exc:  # a bug: keep the traceback for those who ask for it
-        if os.environ.get("QUIZCNN_DEBUG"):
-            raise
-        render.error_line(
-            err_console,
-            f"internal error: {type(exc).__name__}: {exc} (set QUIZCNN_DEBUG=1 for details)",
-        )
-        code = 70
-    return code
-
-
-def _exit_now(code: int) -> None:
-    """Exit without the interpreter's teardown: every file and the database are closed
-    by now, and tearing down hundreds of cards and modules is a third of a drill's end."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):  # `quizcnn ... | head` closed the pipe
-        pass
-    os._exit(code)
+    """Run the command in sys.argv through typer; returns the exit code."""
+    return guarded(lambda: app_for(sys.argv)())
 
 
 if __name__ == "__main__":

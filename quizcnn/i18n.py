@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from quizcnn.cards import Card, Point
+from quizcnn.languages import LANGUAGES, parse_language  # noqa: F401 (re-exported)
 
 TRANSLATED_FIELDS = ("question", "answer", "explanation", "choices", "points", "task")
-LANGUAGES = ("en", "zh")  # a new language is a new folder and a name here
 
 
 def english_fields(card: Card) -> dict[str, Any]:
@@ -116,15 +116,6 @@ class Overlay:
     aliases: tuple[str, ...]
     translations: dict[str, Translation]
     path: Path
-
-
-def parse_language(value: str) -> tuple[str, bool]:
-    """'zh' -> ('zh', False); 'zh+en' -> ('zh', True): the English shown under it too."""
-    lang, _, second = value.strip().lower().partition("+")
-    if lang not in LANGUAGES or (second and second != "en") or (second and lang == "en"):
-        known = ", ".join([*LANGUAGES, *(f"{x}+en" for x in LANGUAGES if x != "en")])
-        raise ValueError(f"unknown language {value!r}: use one of {known}")
-    return lang, bool(second)
 
 
 def overlay_files(folder: Path) -> list[Path]:

@@ -18,8 +18,6 @@ from rich.markup import escape
 from quizcnn.bank import Bank, BankIssue, Card, Kind
 from quizcnn.grading import RATING_NAMES, choice_letters, correct_letter
 from quizcnn.mathtext import latex_to_unicode
-from quizcnn.results import ProofResult, Series, describe_expected, format_measured
-from quizcnn.results import Table as ProofTable
 
 if TYPE_CHECKING:
     # imported where used: together ~40 ms, which `quizcnn drill` does not pay
@@ -27,6 +25,9 @@ if TYPE_CHECKING:
     from rich.markdown import Markdown
     from rich.progress import Progress
     from rich.table import Table
+
+    from quizcnn.results import ProofResult, Series
+    from quizcnn.results import Table as ProofTable
 
 
 def _(text: str) -> str:
@@ -243,6 +244,8 @@ def proof_progress(console: Console) -> Progress:
 
 def proof_result(console: Console, result: ProofResult) -> None:
     """A proof's claims as a table, then its own tables and bar charts."""
+    from quizcnn.results import describe_expected, format_measured  # only once a proof ran
+
     verdict = "[bold green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
     console.print()
     console.print(
@@ -283,6 +286,8 @@ def data_table(console: Console, table_data: ProofTable) -> None:
 
 
 def _cell(value) -> str:
+    from quizcnn.results import format_measured
+
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return escape(str(value))
     if isinstance(value, float) and not math.isfinite(value):
@@ -335,6 +340,8 @@ def _bar_scale(values: Sequence[float], log_y: bool):
 
 
 def _value_text(value: float) -> str:
+    from quizcnn.results import format_measured
+
     return str(value) if not math.isfinite(value) else format_measured(value)
 
 
@@ -352,6 +359,8 @@ def proofs_table(console: Console, rows: Sequence[tuple[str, str, Sequence[str]]
 
 def proofs_summary(console: Console, results: Sequence[ProofResult], device: str) -> None:
     """One row per proof, then every failing claim spelled out."""
+    from quizcnn.results import describe_expected, format_measured
+
     table = new_table(title=f"Proofs on {device}")
     table.add_column("proof", no_wrap=True)
     table.add_column("claims", justify="right")
@@ -505,14 +514,16 @@ def english_under(card, field: str) -> str:
 def question_panel(console: Console, body, title: str, subtitle: str) -> None:
     """A question in its box: what it is above, where it stands below (dim)."""
     from rich.panel import Panel
+    from rich.text import Text
 
     console.print()
     console.print(
         Panel(
             body,
-            title=title,
+            # as Text: a str title would be parsed with emoji codes on (and load their table)
+            title=Text.from_markup(title, emoji=False),
             title_align="left",
-            subtitle=f"[dim]{subtitle}[/]",
+            subtitle=Text.from_markup(f"[dim]{subtitle}[/]", emoji=False),
             subtitle_align="right",
             padding=(0, 1),
         ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 # 0.55: a typo of a long id still matches (it scores about 0.6), an unrelated word does not
@@ -11,6 +10,8 @@ CUTOFF = 0.55
 
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidates closest to ``name`` (case-insensitive), best first."""
+    import difflib  # only on a mistyped name, not on every start
+
     return difflib.get_close_matches(str(name).lower(), list(candidates), n=n, cutoff=CUTOFF)
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from quizcnn.bank import load_bank
-from quizcnn.bank_cache import cache_path, load_bank_cached
+from quizcnn.bank_cache import MAGIC, ROW_FIELDS, cache_path, load_bank_cached
 from quizcnn.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,6 +28,16 @@ def bank_dir(tmp_path, monkeypatch) -> Path:
 
 def load(bank_dir: Path, **kwargs):
     return load_bank_cached([bank_dir], include_builtin=False, **kwargs)
+
+
+def forge(change) -> None:
+    """Rewrite the cache with ``change`` applied to its card rows, under a valid CRC
+    and the right key: what a damaged disk could not do, only a deliberate edit."""
+    payload = cache_path().read_bytes()[len(MAGIC) + 4 :]
+    key, (paths, rows, topics, warnings) = marshal.loads(payload)
+    rows = [change(list(row)) for row in rows]
+    payload = marshal.dumps((key, (paths, tuple(rows), topics, warnings)))
+    cache_path().write_bytes(MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload)
 
 
 def test_the_cached_builtin_bank_equals_a_full_load(tmp_path, monkeypatch):
@@ -59,18 +70,22 @@ def test_a_new_and_a_removed_topic_file_are_noticed(bank_dir):
 
 def test_a_damaged_cache_is_replaced_by_a_full_load(bank_dir):
     load(bank_dir)
-    cache_path().write_text('{"key": "x", "bank": [1, 2', encoding="utf-8")
+    whole = cache_path().read_bytes()
+    cache_path().write_bytes(whole[: len(whole) // 2])  # cut short
     assert len(load(bank_dir).cards) == len(load_bank([bank_dir], include_builtin=False).cards)
-    assert cache_path().read_text(encoding="utf-8").startswith('{"key"')
+    assert cache_path().read_bytes() == whole  # rewritten whole
+    cache_path().write_bytes(whole[:-1] + bytes([whole[-1] ^ 1]))  # one bit flipped
+    assert load(bank_dir).find("dx-bn-axes")
+    assert cache_path().read_bytes() == whole
     cache_path().write_text("{}", encoding="utf-8")
     assert load(bank_dir).find("dx-bn-axes")
 
 
 def test_a_forged_cache_with_the_right_key_but_wrong_shape_is_ignored(bank_dir):
     load(bank_dir)
-    data = json.loads(cache_path().read_text(encoding="utf-8"))
-    data["bank"]["cards"][0]["no_such_field"] = 1
-    cache_path().write_text(json.dumps(data), encoding="utf-8")
+    forge(lambda row: [*row, "no such field"])
+    assert load(bank_dir).find("dx-bn-axes")
+    forge(lambda row: row[:-1])
     assert load(bank_dir).find("dx-bn-axes")
 
 
@@ -96,10 +111,14 @@ def test_check_validates_the_files_even_when_a_cache_exists(bank_dir):
     assert runner.invoke(app, [*args, "list"]).exit_code == 0 and cache_path().exists()
     # a cache with the right key that claims dx-ln-axes has a proof: list trusts it,
     # check reads the files again and still reports the card without a proof
-    data = json.loads(cache_path().read_text(encoding="utf-8"))
-    (forged,) = [c for c in data["bank"]["cards"] if c["id"] == "dx-ln-axes"]
-    forged["proof"] = "gd_vs_newton"
-    cache_path().write_text(json.dumps(data), encoding="utf-8")
+    at_id, at_proof = ROW_FIELDS.index("id"), ROW_FIELDS.index("proof")
+
+    def claim_a_proof(row: list) -> list:
+        if row[at_id] == "dx-ln-axes":
+            row[at_proof] = "gd_vs_newton"
+        return row
+
+    forge(claim_a_proof)
     listed = runner.invoke(app, [*args, "list", "--topic", "dnorm"])
     checked = runner.invoke(app, [*args, "check"])
     assert "gd_vs_newton" in listed.output  # the cache is what list read
