@@ -81,17 +81,14 @@ y{k} = (x - x.mean({axes}, keepdim=True)) / (x.var(dim={k % 4}, keepdim=True) + 
 
 
 SOURCES = (
-    Source.cite(
-        Work(
-            "ioffe2015-batchnorm",
-            "paper",
-            "Ioffe & Szegedy",
-            "Batch Normalization",
-            2015,
-            arxiv="1502.03167",
-        ),
-        "§3",
-    ),
+    Work(
+        "ioffe2015-batchnorm",
+        "paper",
+        "Ioffe & Szegedy",
+        "Batch Normalization",
+        2015,
+        arxiv="1502.03167",
+    ).cite("§3"),
     Source.plain("https://pytorch.org/docs/"),
 )
 
@@ -145,8 +142,7 @@ def edited(bank: Bank, every: int = 100) -> Bank:
     for card in cards:
         by_topic.setdefault(card.topic, []).append(card)
     topics = {
-        name: dataclasses.replace(topic, cards=tuple(by_topic[name]))
-        for name, topic in bank.topics.items()
+        name: topic._replace(cards=tuple(by_topic[name])) for name, topic in bank.topics.items()
     }
     return Bank(topics, cards)
 

@@ -120,7 +120,6 @@ def load_translations(
 def localized(bank: Bank, overlays: dict, lang: str) -> Bank:
     """The bank as a reader of ``lang`` sees it: translated titles, cards and aliases
     (a missing or stale translation falls back to the English card, marked)."""
-    from dataclasses import replace
 
     from quizcnn.i18n import localize
 
@@ -129,8 +128,7 @@ def localized(bank: Bank, overlays: dict, lang: str) -> Bank:
         overlay = overlays.get(name)
         translations = overlay.translations if overlay else {}
         cards = tuple(localize(c, translations.get(c.id), lang) for c in topic.cards)
-        topics[name] = replace(
-            topic,
+        topics[name] = topic._replace(
             title=(overlay.title if overlay and overlay.title else topic.title),
             aliases=topic.aliases + (overlay.aliases if overlay else ()),
             cards=cards,

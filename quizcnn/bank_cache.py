@@ -26,7 +26,7 @@ from pathlib import Path
 from quizcnn import __version__
 from quizcnn.atomic import write_atomic
 from quizcnn.bank import Bank, BankIssue, Card, Kind, Point, Topic, bank_dirs, load_bank
-from quizcnn.bibliography import Source
+from quizcnn.cards import Source
 from quizcnn.paths import cache_home, checkers_dir, demos_dir
 
 CACHE_FORMAT = 3  # 3: marshal rows; 2: JSON, sources are citations
@@ -136,19 +136,26 @@ def _bank_to_rows(bank: Bank) -> tuple:
     return tuple(paths), tuple(row(c) for c in bank.cards), topics, warnings
 
 
+def _card(values: list) -> Card:
+    """Card(*values), without its frozen __init__'s 25 guarded assignments (a fifth of
+    reading the cache): the fields were validated when the row was written, and Card
+    has no __post_init__. tests/test_bank_cache.py holds every field equal to a load."""
+    card = object.__new__(Card)
+    card.__dict__.update(zip(ROW_FIELDS, values, strict=True), lang="en", english=None)
+    return card
+
+
 def _bank_from_rows(data: tuple) -> Bank:
     paths, rows, topic_rows, warning_rows = data
     files = [Path(p) for p in paths]  # one Path per file, shared by its cards
     cards = []
     for row in rows:
-        if len(row) != len(ROW_FIELDS):
-            raise ValueError("a card row of another shape")
         values = list(row)
         values[_KIND_AT] = _KINDS[row[_KIND_AT]]
         values[_PATH_AT] = files[row[_PATH_AT]]
         values[_SOURCES_AT] = tuple(map(Source._make, row[_SOURCES_AT]))
         values[_POINTS_AT] = tuple(map(Point._make, row[_POINTS_AT]))
-        cards.append(Card(*values))
+        cards.append(_card(values))
     by_id = {c.id: c for c in cards}
     topics = {
         name: Topic(name, title, aliases, tuple(by_id[i] for i in ids), Path(path))

@@ -624,7 +624,7 @@ class BankChecker:
         if problem:
             self.error(fields.get("at", node), card_id, problem)
             return None
-        return Source.cite(work, locator)
+        return work.cite(locator)
 
     def slug_list(self, node, card_id, key, pattern) -> list[str]:
         good = []

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+from quizcnn.cards import Source
 
 if TYPE_CHECKING:  # the node types; YAML itself is imported only when a file is parsed
     import yaml
@@ -74,6 +76,11 @@ class Work:
     url: str | None = None
     chapters: dict[int, str] = field(default_factory=dict)
 
+    def cite(self, locator: str = "") -> Source:
+        """This work cited at ``locator``, as a card's source."""
+        text = self.label() + (f", {locator}" if locator else "")
+        return Source(text=text, key=self.key, locator=locator, url=self.link(locator))
+
     def link(self, locator: str = "") -> str | None:
         """Where the cited place can be read: a book's chapter page, else the work's page."""
         if self.kind == "book" and locator:
@@ -90,31 +97,6 @@ class Work:
         venue = f", {self.venue}" if self.venue else ""
         arxiv = f" (arXiv:{self.arxiv})" if self.arxiv else ""
         return f"{self.authors}{year}, {self.title}{venue}{arxiv}"
-
-
-class Source(NamedTuple):
-    """One source of a card: a registered citation (key and locator) or plain text.
-    (A NamedTuple, not a dataclass: the bank cache builds ~1,600 of them per start.)"""
-
-    text: str  # the full citation as shown: authors, year, title, locator
-    key: str | None = None
-    locator: str = ""
-    url: str | None = None
-
-    def __str__(self) -> str:
-        return self.text
-
-    @classmethod
-    def plain(cls, text: str) -> Source:
-        return cls(text=text)
-
-    @classmethod
-    def cite(cls, work: Work, locator: str = "") -> Source:
-        text = work.label() + (f", {locator}" if locator else "")
-        return cls(text=text, key=work.key, locator=locator, url=work.link(locator))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "ref": self.key, "at": self.locator or None, "url": self.url}
 
 
 def chapter_of(locator: str) -> int | None:

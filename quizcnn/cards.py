@@ -13,7 +13,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from quizcnn.bibliography import Source
 from quizcnn.suggest import suggest
 
 FORMAT_VERSION = 1
@@ -71,6 +70,28 @@ REQUIRED_CARD_KEYS = ("id", "kind", "question", "answer", "explanation")
 
 
 MIN_POINTS, MAX_POINTS = 2, 5
+
+
+class Source(NamedTuple):
+    """One source of a card: a registered citation (key and locator) or plain text.
+    A citation is made by ``bibliography.Work.cite``; the bibliography itself is never
+    loaded by a drill.
+    (A NamedTuple, not a dataclass: the bank cache builds ~1,600 of them per start.)"""
+
+    text: str  # the full citation as shown: authors, year, title, locator
+    key: str | None = None
+    locator: str = ""
+    url: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    @classmethod
+    def plain(cls, text: str) -> Source:
+        return cls(text=text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "ref": self.key, "at": self.locator or None, "url": self.url}
 
 
 class Point(NamedTuple):
@@ -148,8 +169,7 @@ class Card:
         }
 
 
-@dataclass(frozen=True)
-class Topic:
+class Topic(NamedTuple):
     name: str
     title: str
     aliases: tuple[str, ...]
@@ -165,8 +185,7 @@ class Topic:
         }
 
 
-@dataclass(frozen=True)
-class BankIssue:
+class BankIssue(NamedTuple):
     """One problem in a bank file, printed as ``path:line:col: card-id: message``."""
 
     path: Path

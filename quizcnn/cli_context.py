@@ -74,21 +74,27 @@ def load_english_bank(config: GlobalOptions, strict: bool = False, cached: bool 
 
 def load_shown_bank(config: GlobalOptions, strict: bool = False, cached: bool = True) -> Bank:
     """The bank in the language the user reads (see ``language``)."""
-    bank = load_english_bank(config, strict=strict, cached=cached)
-    lang = language(config)
+    return shown_in_language(load_english_bank(config, strict=strict, cached=cached), config)
+
+
+def shown_in_language(bank: Bank, config: GlobalOptions, store: Store | None = None) -> Bank:
+    """The English bank as the user reads it; ``store``, when the command has the
+    database open already, is where the `lang` setting is read."""
+    lang = language(config, store)
     if lang == "en":
         return bank
     render.use_language(lang)  # the session's own words in the same language
     return translated_bank(bank, lang, config, strict=False)[0]
 
 
-def language(config: GlobalOptions) -> str:
-    """--lang, else QUIZCNN_LANG, else the `lang` setting, else English."""
+def language(config: GlobalOptions, store: Store | None = None) -> str:
+    """--lang, else QUIZCNN_LANG, else the `lang` setting (from ``store`` if given,
+    else from the database if there is one), else English."""
     from quizcnn.languages import parse_language
 
     chosen = config.lang or os.environ.get("QUIZCNN_LANG")
     if not chosen:
-        chosen = _saved_language()
+        chosen = store.settings().lang if store is not None else _saved_language()
     try:
         lang, both = parse_language(chosen or "en")
     except ValueError as exc:

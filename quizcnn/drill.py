@@ -410,7 +410,7 @@ class Drill:
         total = len(shown.card.points)
         if key == "":
             suggested = grading.rating_for_coverage(len(shown.ticked), total)
-            shown.verdict = replace(shown.verdict, suggested=suggested)
+            shown.verdict = shown.verdict._replace(suggested=suggested)
             self.phase = Phase.REVEALED
             return [PointsConfirmed(shown)]
         if key == "a":

@@ -18,8 +18,9 @@ from quizcnn.cli_context import (
     clock,
     console,
     err_console,
-    load_shown_bank,
+    load_english_bank,
     selected_cards,
+    shown_in_language,
     store_session,
 )
 
@@ -40,10 +41,11 @@ def run_drill(config: GlobalOptions, request: DrillRequest) -> None:
     from quizcnn.drill import Drill, Options
     from quizcnn.runner import WarmChecks
 
-    bank = load_shown_bank(config)
-    cards = selected_cards(bank, list(request.topics), list(request.tags))
+    english = load_english_bank(config)  # a broken bank stops before a database is made
     now = clock()
     with store_session() as store:
+        bank = shown_in_language(english, config, store)  # one open of the database
+        cards = selected_cards(bank, list(request.topics), list(request.tags))
         options = Options(request.topics, request.tags, request.new, request.limit, request.cram)
         session = Drill(store, cards, options, clock=now, bank_cards=bank.cards)
         code = WarmChecks()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fsrs import Rating
 
@@ -52,8 +52,7 @@ class Message(str):
         return text
 
 
-@dataclass(frozen=True)
-class Expected:
+class Expected(NamedTuple):
     """The right answer for one showing of a card (a generator draws it afresh)."""
 
     question: str
@@ -64,8 +63,7 @@ class Expected:
     letter: str | None = None  # choice: the correct option's letter
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """What a typed line means for a card."""
 
     attempt: str | None  # the attempt as shown beside the answer; None: revealed blank

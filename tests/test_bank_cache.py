@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quizcnn.bank import load_bank
+from quizcnn.bank import Card, load_bank
 from quizcnn.bank_cache import MAGIC, ROW_FIELDS, cache_path, load_bank_cached
 from quizcnn.cli import app
 
@@ -47,6 +47,8 @@ def test_the_cached_builtin_bank_equals_a_full_load(tmp_path, monkeypatch):
     assert cache_path().is_file()
     cached = load_bank_cached()
     assert cached.cards == fresh.cards and cached.topics == fresh.topics
+    assert [vars(c) for c in cached.cards] == [vars(c) for c in fresh.cards]  # every field
+    assert not hasattr(Card, "__post_init__")  # which the cache's constructor would skip
     assert [(c.path, c.line) for c in cached.cards] == [(c.path, c.line) for c in fresh.cards]
     assert cached.warnings == fresh.warnings
 

@@ -262,7 +262,7 @@ def with_card(bank, card_id: str, **changes):
     card = dataclasses.replace(bank.by_id[card_id], **changes)
     topic = bank.topics[card.topic]
     cards = tuple(card if c.id == card_id else c for c in topic.cards)
-    topics = {**bank.topics, topic.name: dataclasses.replace(topic, cards=cards)}
+    topics = {**bank.topics, topic.name: topic._replace(cards=cards)}
     return dataclasses.replace(
         bank, topics=topics, cards=[card if c.id == card_id else c for c in bank.cards]
     )
