@@ -485,3 +485,58 @@ def test_a_chinese_export_imports_and_a_zh_en_re_export_updates_the_same_notes(t
         assert "Over which axes" in second["bn-normalizes-over"]["Front"]
     finally:
         col.close()
+
+
+def test_a_timed_note_writes_the_rows_genanki_itself_writes(tmp_path):
+    """TimedNote writes its note and card rows itself; they are genanki's, value for
+    value, with the note's own modification time where genanki puts the package's."""
+    import itertools
+
+    from genanki.apkg_schema import APKG_SCHEMA
+
+    from quizcnn.export.anki import TimedNote, quizcnn_model
+
+    model = quizcnn_model(T0)
+    fields = ["<b>front</b>", "back", "<p>why</p>", "proof", "sources", "ax-id"]
+    tags = ["normalization", "quizcnn::bn"]
+    rows = []
+    for name in ("genanki", "timed"):
+        db = sqlite3.connect(tmp_path / f"{name}.db")
+        db.executescript(APKG_SCHEMA)
+        ids = itertools.count(1_000)
+        if name == "genanki":
+            note = genanki.Note(model=model, fields=fields, tags=tags, guid="g#1", due=7)
+            note.write_to_db(db.cursor(), T0 + 60, 42, ids)
+        else:
+            TimedNote(model, fields, tags, "g#1", 7, T0 + 60).write_to_db(db.cursor(), 0, 42, ids)
+        rows.append(
+            (
+                db.execute("SELECT * FROM notes").fetchall(),
+                db.execute("SELECT * FROM cards").fetchall(),
+            )
+        )
+        db.close()
+    assert rows[0] == rows[1]
+    assert len(rows[0][0]) == 1 and len(rows[0][1]) == 1
+
+
+def test_genanki_finds_no_raw_html_tag_in_any_field_of_the_shipped_bank():
+    """The check a TimedNote skips (genanki warns of tags that look unescaped) is
+    silent on every field of the real bank, Proof fields with tables and charts too."""
+    from quizcnn.export.fields import Proofs, note_contents
+    from quizcnn.proofs import proof_titles
+
+    bank = load_bank()
+    titles = proof_titles()
+    results = {name: fake_result(name) for name in titles}
+    with_results = list(note_contents(bank.cards, bank.topics, Proofs(results, titles)))
+    without = list(note_contents(bank.cards, bank.topics, Proofs(None, titles)))
+    flagged = [
+        (content.card_id, tag)
+        for content in [*with_results, *without]
+        for field in content.fields
+        for tag in genanki.Note._find_invalid_html_tags_in_field(field)
+    ]
+    assert flagged == []
+    assert len(with_results) == len(bank.cards) > 500
+    assert genanki.Note._find_invalid_html_tags_in_field("x <- y > z")  # what it would flag

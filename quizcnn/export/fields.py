@@ -209,6 +209,9 @@ class NoteContents(Sequence[NoteContent]):
         decks = {name: deck_name(topic) for name, topic in topics.items()}
         self._decks = [decks[card.topic] for card in self.cards]
         self._parts = [proofs.part(card) for card in self.cards]
+        # cards share their citations and tags: each rendered once an export
+        self._sources: dict[tuple, str] = {}
+        self._tags: dict[tuple, tuple[str, ...]] = {}
         self._cache = cache
         self._contents: list[NoteContent | None] = [None] * len(self.cards)
         self._forked: Forked | None = None
@@ -271,14 +274,18 @@ class NoteContents(Sequence[NoteContent]):
         card, part, deck = self.cards[i], self._parts[i], self._decks[i]
         cacheable = self._cache is not None and card.generator is None  # a drawn example: no key
         key = source_key(card, deck) if cacheable else ""
-        front, back, explanation, sources = (
+        front, back, explanation = (
             front_html(card),
             back_html(card),
             markdown_html(card.explanation),
-            sources_html(card),
         )
+        sources = self._sources.get(card.sources)
+        if sources is None:
+            sources = self._sources[card.sources] = sources_html(card)
+        tags = self._tags.get((card.topic, card.tags))
+        if tags is None:
+            tags = self._tags[card.topic, card.tags] = tags_for(card)
         id_html = escape(card.id)
-        tags = tags_for(card)
         fields = (front, back, explanation, part.html, sources, id_html)
         digest = _note_digest(fields, tags, part.fingerprint) if self._cache is not None else ""
         record = [card.id, key, guid(card.id), deck, " ".join(tags), front, back, explanation]
