@@ -540,3 +540,22 @@ def test_genanki_finds_no_raw_html_tag_in_any_field_of_the_shipped_bank():
     assert flagged == []
     assert len(with_results) == len(bank.cards) > 500
     assert genanki.Note._find_invalid_html_tags_in_field("x <- y > z")  # what it would flag
+
+
+def test_an_export_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """genanki's own write_to_file leaves its collection database in the system's
+    temporary folder at every export; ours zips it from a scratch folder it removes."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = tmp_path / "quizcnn.apkg"
+    results = {"activations": fake_result("activations")}  # a chart: a media file too
+    export_anki(fixture_bank(), out, proof_results=results, now=T0)
+    assert list(scratch.iterdir()) == []
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        media = json.loads(archive.read("media"))
+    assert names[:2] == ["collection.anki2", "media"] and len(names) == 2 + len(media) > 2
+    assert sorted(media) == [str(i) for i in range(len(media))]

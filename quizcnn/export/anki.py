@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
+import json
+import os
+import sqlite3
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -342,14 +347,32 @@ def _decks(bank: Bank, cards: Sequence[Card], model, notes) -> list[genanki.Deck
 def _write_package(
     out: Path, decks: list[genanki.Deck], media: dict[str, bytes], timestamp: int
 ) -> None:
-    """Media to a scratch folder (if any), the package to a temporary file, then an
-    atomic rename."""
-    with contextlib.ExitStack() as stack:
+    """The collection and media in a scratch folder, zipped as genanki's
+    Package.write_to_file zips them, to a temporary file, then an atomic rename.
+
+    Not write_to_file itself: it leaves its collection database behind in the
+    system's temporary folder at every export (the size of the package), and
+    commits it with a full sync, which a scratch file never needs."""
+    with tempfile.TemporaryDirectory(prefix="quizcnn-") as folder:
+        scratch = Path(folder)
         paths = []
-        if media:
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="quizcnn-")))
-            for name, data in sorted(media.items()):
-                (scratch / name).write_bytes(data)
-                paths.append(str(scratch / name))
-        with atomic_path(out, suffix=".apkg.tmp") as tmp:
-            genanki.Package(decks, media_files=paths).write_to_file(str(tmp), timestamp=timestamp)
+        for name, data in sorted(media.items()):
+            (scratch / name).write_bytes(data)
+            paths.append(str(scratch / name))
+        collection = scratch / "collection.anki2"
+        conn = sqlite3.connect(collection)
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to roll back to
+            conn.execute("PRAGMA synchronous = OFF")
+            ids = itertools.count(int(timestamp * 1000))  # as write_to_file counts them
+            genanki.Package(decks, media_files=paths).write_to_db(conn.cursor(), timestamp, ids)
+            conn.commit()
+        finally:
+            conn.close()
+        with atomic_path(out, suffix=".apkg.tmp") as tmp, zipfile.ZipFile(tmp, "w") as package:
+            package.write(collection, "collection.anki2")
+            package.writestr(
+                "media", json.dumps({i: os.path.basename(p) for i, p in enumerate(paths)})
+            )
+            for i, path in enumerate(paths):
+                package.write(path, str(i))
