@@ -360,6 +360,9 @@ def _chunks(items: list[int], size: int = 100) -> list[list[int]]:
 
 def _more_source(card: Card) -> str:
     """What the fronts and backs of code cards, key points and other languages add."""
+    plain = card.task is None and card.starter is None and card.solution is None
+    if plain and not card.points and not card.with_english:
+        return f"(None, None, None, [], {card.lang!r}, None)"  # the repr below, for most cards
     english = (card.english.question, card.english.answer) if card.with_english else None
     return repr(
         (card.task, card.starter, card.solution, [p.text for p in card.points], card.lang)
