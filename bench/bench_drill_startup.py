@@ -10,12 +10,15 @@ process has exited, teardown included on both sides; the drill is sent end of
 input as soon as its first card shows. A fresh QUIZCNN_HOME holds a database that
 already has reviews (the daily case, not the very first run).
 
+The bare `quizcnn drill` (the daily command, and `make drill`) runs without typer
+(quizcnn/entry.py); with --bank the command line has options, so it goes through
+typer and measures that path instead.
+
     python bench/bench_drill_startup.py            # built-in bank, 15 rounds
     python bench/bench_drill_startup.py -r 25 --bank tests/fixtures/drillbank
 
-It then prints where the time goes inside one process (imports, typer's
-parsing, bank loading, the store, the first card), to show what a faster start
-would have to remove.
+It then prints where the time goes inside one process (imports, bank loading,
+the store, the first card), to show what a faster start would have to remove.
 """
 
 from __future__ import annotations
