@@ -8,7 +8,7 @@ flag. Any change, or an unreadable cache, means a full load (which is also what
 `quizcnn check` always does). Only a bank that validated is cached.
 
 The file is ``marshal`` data of plain tuples and strings, behind a CRC-32 of
-it: unlike pickle, marshal builds no objects of arbitrary classes and runs no
+it: unlike pickle, marshal builds only the interpreter's own types and runs no
 code, and it reads 1 MB of cards about three times as fast as JSON. Anything
 that is not exactly the shape written here (a damaged, forged or foreign file)
 is ignored and rebuilt.
