@@ -128,3 +128,22 @@ def test_the_console_script_runs_a_bare_drill_in_a_terminal(tmp_path):
         assert conn.execute("SELECT rating FROM review_log").fetchall() == [(3,)]
     finally:
         conn.close()
+
+
+def test_the_bare_drill_reads_the_lang_setting_from_its_own_database(tmp_path):
+    home = tmp_path / "home"
+    env = environment(home)
+
+    def quizcnn(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "quizcnn", *args], input=stdin, env=env,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    english = quizcnn("drill", stdin="q\n")
+    assert quizcnn("settings", "lang", "zh").returncode == 0
+    chinese = quizcnn("drill", stdin="q\n")
+    assert english.returncode == chinese.returncode == 0, chinese.stderr
+    panel = [line for line in chinese.stdout.splitlines() if line.startswith("│")]
+    assert any("\u4e00" <= ch <= "\u9fff" for line in panel for ch in line)  # the card in Chinese
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in english.stdout)
