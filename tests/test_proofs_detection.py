@@ -412,6 +412,9 @@ def test_numeric_cards_match_the_proofs(results, cards):
     hundred = [Fraction(i, 100) for i in range(101)]
     assert not accepts("det-ap-11-point-value", float(ap_exact(flags, 4, hundred)))
     assert accepts("det-ap-11-point-value", 0.545)
+    # the question asks for three decimals: the other two rules' values, so rounded
+    assert not accepts("det-ap-11-point-value", 0.542)
+    assert not accepts("det-ap-11-point-value", 0.546)
     coco_rows = table(results["average_precision"], "COCO-style AP").rows
     assert accepts("det-coco-thresholds-count", sum(1 for row in coco_rows if row[0] <= 0.72))
     assert accepts("det-roi-pool-shift", (36.8 / 16 - round(36.8 / 16)) * 16)
