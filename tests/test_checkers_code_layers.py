@@ -415,7 +415,25 @@ LN_WRONG = [
             ("    if weight is not None:\n        y = y * weight\n", "    y = y * weight\n"),
             ("    if bias is not None:\n        y = y + bias\n", "    y = y + bias\n"),
         ),
-        "weight and bias None, (4, 2, 3, 3) over (2, 3, 3)",
+        "(N, C, H, W) over W only; weight without bias, eps 1e-3",
+        "",
+    ),
+    (
+        "the affine applied only when both weight and bias are given",
+        variant(
+            LN,
+            (
+                "    if weight is not None:\n        y = y * weight\n    if bias is not None:\n        y = y + bias\n",
+                "    if weight is not None and bias is not None:\n        y = y * weight + bias\n",
+            ),
+        ),
+        "(N, C, H, W) over W only; weight without bias, eps 1e-3",
+        "",
+    ),
+    (
+        "eps written into the code",
+        variant(LN, ("np.sqrt(var + eps)", "np.sqrt(var + 1e-5)")),
+        "(N, C, H, W) over W only; weight without bias, eps 1e-3",
         "",
     ),
 ]
@@ -763,3 +781,59 @@ def test_each_checker_runs_5_to_10_cases(tmp_path):
     for card_id in CARDS[:8]:
         report = check_code(card_id, card(card_id).solution, tmp_path)
         assert 5 <= len(report.cases) <= 10, (card_id, len(report.cases))
+
+
+# Found by probing the checkers with a candidate's slips (each once passed): arguments
+# the cases never varied (eps, stride left out, weight without bias, the seed) and
+# in-place updates the task forbids.
+PROBED = [
+    (
+        "impl-bn-backward",
+        variant(BN_STAGED, ("std = np.sqrt(var + eps)", "std = np.sqrt(var + 1e-5)")),
+        "N=32, D=17 (odd D), x·0.01, eps 1e-3",
+    ),
+    (
+        "impl-maxpool-forward-backward",
+        variant(
+            POOL_SCAN,
+            (
+                "    s = stride or k\n    n, c, h, w",
+                "    s = stride or 1\n    n, c, h, w",
+            ),
+        ),
+        "forward, odd size 5x7 (last row and column dropped), stride left out",
+    ),
+    (
+        "impl-maxpool-forward-backward",
+        variant(POOL_SCAN, ("    s = stride or k\n    dx", "    s = stride\n    dx")),
+        "backward, 2x2, stride left out (it is k)",
+    ),
+    (
+        "impl-groupnorm-forward",
+        variant(
+            GN,
+            (
+                "    if weight is not None:\n        y = y * weight.reshape(1, c, 1, 1)\n"
+                "    if bias is not None:\n        y = y + bias.reshape(1, c, 1, 1)\n",
+                "    if weight is not None and bias is not None:\n"
+                "        y = y * weight.reshape(1, c, 1, 1) + bias.reshape(1, c, 1, 1)\n",
+            ),
+        ),
+        "batch of one, C=8, G=4; weight without bias, eps 1e-3",
+    ),
+    (
+        "impl-groupnorm-forward",
+        variant(GN, ("np.sqrt(var + eps)", "np.sqrt(var + 1e-5)")),
+        "batch of one, C=8, G=4; weight without bias, eps 1e-3",
+    ),
+    (
+        "impl-kaiming-normal",
+        variant(KAIMING, ("return rng.normal(", "return np.random.default_rng(0).normal(")),
+        "the draw comes from the rng passed in",
+    ),
+]
+
+
+@pytest.mark.parametrize("card_id, text, case", PROBED, ids=[f"{c}: {w}" for c, _, w in PROBED])
+def test_a_probed_slip_fails_at_its_case(card_id, text, case, tmp_path):
+    assert_fails_first_at(check_code(card_id, text, tmp_path), case)

@@ -456,15 +456,15 @@ WRONG = [
         "impl-loss-log-softmax",
         "log of the softmax",
         LSM_LOG,
-        "very negative logits (−1000)",
+        "very negative logits (−1000), one whole row",
         "log(softmax(z))",
     ),
     (
         "impl-loss-log-softmax",
         "no max subtraction",
         LSM_NOMAX,
-        "very positive logits (+1000)",
-        "subtract the max",
+        "very negative logits (−1000), one whole row",  # log(sum of zeros) there
+        "m = max(z) along the axis",
     ),
     (
         "impl-loss-log-softmax",
@@ -555,7 +555,7 @@ WRONG = [
         "impl-loss-label-smoothing",
         "log of the softmax",
         LS_LOGSOFTMAX,
-        "large logits (±1000), ε = 0.1",
+        "large logits (±1000, one row 2000 lower), ε = 0.1",
         "never log(softmax)",
     ),
     (
@@ -640,7 +640,7 @@ WRONG = [
         "bug-loss-softmax-dim",
         "exp without the max",
         BUGDIM_NAIVE,
-        "large logits (±1000)",
+        "large logits (±1000, one row 2000 lower)",
         "without subtracting the max",
     ),
     (
@@ -730,3 +730,57 @@ def loss_fn(logits, targets):
     report = check_code("bug-loss-softmax-before-ce", detached, tmp_path)
     assert_fails_first_at(report, "random logits (8, 5)")
     assert "autograd" in report.first_failure.got
+
+
+# Found by probing the checkers with a candidate's slips (each once passed): an input
+# changed in place, and a max taken over the whole array or a mean shift, which only
+# fail when rows sit at very different scales.
+SM_IN_PLACE = """\
+import numpy as np
+
+
+def softmax(z, axis=-1):
+    z -= z.max(axis=axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
+"""
+LSM_GLOBAL_MAX = """\
+import numpy as np
+
+
+def log_softmax(z, axis=-1):
+    m = z.max()
+    return z - m - np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
+"""
+LSM_MEAN_SHIFT = LSM_GLOBAL_MAX.replace("m = z.max()", "m = z.mean(axis=axis, keepdims=True)")
+BUGDIM_HAND_GLOBAL = """\
+import torch
+
+
+def class_probabilities(logits):
+    e = torch.exp(logits - logits.max())
+    return e / e.sum(dim=1, keepdim=True)
+"""
+PROBED = [
+    ("impl-loss-softmax", SM_IN_PLACE, "random logits (4, 5), axis=-1"),
+    ("impl-loss-log-softmax", LSM_GLOBAL_MAX, "very negative logits (−1000), one whole row"),
+    ("impl-loss-log-softmax", LSM_MEAN_SHIFT, "very positive logits (+1000), one row ±1000"),
+    (
+        "impl-loss-label-smoothing",
+        card("impl-loss-label-smoothing").solution.replace(
+            "logits.max(axis=1, keepdims=True)", "logits.max()"
+        ),
+        "large logits (±1000, one row 2000 lower), ε = 0.1",
+    ),
+    ("bug-loss-softmax-dim", BUGDIM_HAND_GLOBAL, "large logits (±1000, one row 2000 lower)"),
+]
+
+
+@pytest.mark.parametrize("card_id, text, case", PROBED, ids=[f"{c}: {w}" for c, _, w in PROBED])
+def test_a_probed_slip_fails_at_its_case(card_id, text, case, tmp_path):
+    assert text != card(card_id).solution
+    report = check_code(card_id, text, tmp_path)
+    assert_fails_first_at(report, case)
+    if text is SM_IN_PLACE:
+        assert "z was modified in place" in report.first_failure.got

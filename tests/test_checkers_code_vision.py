@@ -606,3 +606,73 @@ def test_the_sgd_reference_loop_is_hand_computed_sgd():
     grad_b = 2 * sum(r) / 3  # -2
     assert model.weight.item() == pytest.approx(0.5 - 0.1 * grad_w, abs=1e-14)
     assert model.bias.item() == pytest.approx(-1.0 - 0.1 * grad_b, abs=1e-14)
+
+
+# Found by probing the checkers with a candidate's slips (each once passed): inputs
+# changed in place, an empty first set, a zero union left to 0/0, and a mask that
+# assumes batch dimensions.
+def _swap(card_id: str, old: str, new: str) -> str:
+    text = card(card_id).solution
+    assert old in text, old
+    return text.replace(old, new)
+
+
+PROBED = [
+    (
+        "impl-vis-box-iou",
+        _swap(
+            "impl-vis-box-iou",
+            "    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])\n",
+            "    given = np.asarray(boxes1)  # the caller's own array\n"
+            "    given[:, 2:] -= given[:, :2]  # widths and heights, in place\n"
+            "    area_a = given[:, 2] * given[:, 3]\n",
+        ),
+        "nested boxes",  # the first boxes1 whose corner is not at the origin
+    ),
+    (
+        "impl-vis-box-iou",
+        _swap(
+            "impl-vis-box-iou",
+            "    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)\n",
+            "    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)\n"
+            "    return np.array([[iou[i, j] for j in range(len(b))] for i in range(len(a))])\n",
+        ),
+        "no boxes on one side (M=0, then N=0)",
+    ),
+    (
+        "impl-vis-nms",
+        _swap(
+            "impl-vis-nms",
+            "np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)",
+            "inter / union",
+        ),
+        "a box and two identical zero-area boxes (IoU 0: all kept)",
+    ),
+    (
+        "impl-vis-attention",
+        _swap(
+            "impl-vis-attention",
+            "    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])",
+            "    q /= math.sqrt(q.shape[-1])  # in place\n    scores = q @ k.transpose(-2, -1)",
+        ),
+        "a single sequence, L=S=5, d=8",
+    ),
+    (
+        "impl-vis-attention",
+        _swap(
+            "impl-vis-attention",
+            "    if mask is not None:\n",
+            "    if mask is not None:\n        if mask.dim() == 2:\n            mask = mask[None, None]\n",
+        ),
+        "no batch dimensions: q (4, 8), k and v (3, ·), mask (4, 3)",
+    ),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0/0 in the unguarded IoU
+@pytest.mark.parametrize("card_id, text, case", PROBED, ids=[f"{c}: {w}" for c, _, w in PROBED])
+def test_a_probed_slip_fails_at_its_case(card_id, text, case, tmp_path):
+    report = check_code(card_id, text, tmp_path)
+    assert_fails_first_at(report, case)
+    if "in place" in text:
+        assert "was modified in place" in report.first_failure.got

@@ -4,7 +4,10 @@ Checks ``batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum,
 eps, training)`` -> ``(y, new_running_mean, new_running_var)`` against
 ``torch.nn.functional.batch_norm`` (which updates copies of the running
 statistics in place) on seeded random batches, a batch of one in eval mode,
-odd feature counts and large magnitudes, in float64.
+odd feature counts and large magnitudes, in float64. One training case uses
+momentum 0.3 and eps 1e-3 (the others PyTorch's 0.1 and 1e-5), so neither may
+be written into the code; and every case checks that the arrays passed in are
+unchanged afterwards (the task forbids updating them in place).
 
 Recognized mistakes: normalizing with the unbiased variance, the momentum
 weights swapped (``m * running + (1 - m) * batch``), the biased variance stored
@@ -14,20 +17,21 @@ in the running estimate, and eval mode still using the batch's statistics.
 from __future__ import annotations
 
 FUNCTION = "batchnorm_forward"
-momentum, eps = 0.1, 1e-5  # PyTorch's defaults, used by every case
+ARGUMENTS = ("x", "gamma", "beta", "running_mean", "running_var")
 
 
 def run(check, fn) -> None:
     np, torch = check.np, check.torch
+    # name, N, D, training, scale, shift, momentum, eps
     cases = [
-        ("training, N=8, D=4", 8, 4, True, 1.0, 0.0),
-        ("training, N=32, D=17 (odd D)", 32, 17, True, 1.0, 0.0),
-        ("training, N=2 (smallest batch)", 2, 5, True, 1.0, 0.0),
-        ("training, large magnitudes (x·1e3 + 1e4)", 16, 3, True, 1e3, 1e4),
-        ("eval, N=8", 8, 4, False, 1.0, 0.0),
-        ("eval, batch of one", 1, 6, False, 1.0, 0.0),
+        ("training, N=8, D=4", 8, 4, True, 1.0, 0.0, 0.1, 1e-5),
+        ("training, N=32, D=17 (odd D), momentum 0.3, eps 1e-3", 32, 17, True, 1.0, 0.0, 0.3, 1e-3),
+        ("training, N=2 (smallest batch)", 2, 5, True, 1.0, 0.0, 0.1, 1e-5),
+        ("training, large magnitudes (x·1e3 + 1e4)", 16, 3, True, 1e3, 1e4, 0.1, 1e-5),
+        ("eval, N=8", 8, 4, False, 1.0, 0.0, 0.1, 1e-5),
+        ("eval, batch of one", 1, 6, False, 1.0, 0.0, 0.1, 1e-5),
     ]
-    for k, (name, n, d, training, scale, shift) in enumerate(cases):
+    for k, (name, n, d, training, scale, shift, momentum, eps) in enumerate(cases):
         check.reseed(k)
         x = np.random.randn(n, d) * scale + shift
         gamma = np.random.rand(d) + 0.5
@@ -41,12 +45,17 @@ def run(check, fn) -> None:
             f"x: ({n}, {d}) float64, scale {scale:g}, shift {shift:g}; training={training}; "
             f"momentum={momentum}, eps={eps:g}"
         )
-        args = (x.copy(), gamma.copy(), beta.copy(), running_mean.copy(), running_var.copy())
+        originals = (x, gamma, beta, running_mean, running_var)
+
+        def call(originals=originals, training=training, momentum=momentum, eps=eps):
+            args = tuple(a.copy() for a in originals)
+            out = fn(*args, momentum=momentum, eps=eps, training=training)
+            unchanged(check, ARGUMENTS, args, originals)
+            return out
+
         check.compare(
             name,
-            lambda args=args, training=training: fn(
-                *args, momentum=momentum, eps=eps, training=training
-            ),
+            call,
             expected,
             inputs=inputs,
             atol=1e-6 * max(1.0, scale),
@@ -55,6 +64,18 @@ def run(check, fn) -> None:
                 np, x, gamma, beta, running_mean, running_var, momentum, eps, training
             ),
         )
+
+
+def unchanged(check, names, given, originals) -> None:
+    """The task forbids changing the arrays passed in: one that changed fails the case."""
+    from quizcnn.checkkit import UserError
+
+    for name, after, before in zip(names, given, originals, strict=True):
+        if not check.np.array_equal(after, before):
+            raise UserError(
+                f"{name} was modified in place: compute new arrays and return them "
+                "(the caller's arrays must stay as they were)"
+            )
 
 
 def _reference(torch, x, gamma, beta, running_mean, running_var, momentum, eps, training):
@@ -94,7 +115,7 @@ def _mistakes(np, x, gamma, beta, running_mean, running_var, m, eps, training) -
         "normalize with the biased variance (divide by N); the unbiased N−1 variance is "
         "only what the running estimate stores": out(unbiased, good_mean, good_var),
         "the momentum weights are swapped: PyTorch's update is (1 − m)·running + m·batch "
-        "with m = 0.1": out(
+        f"with m = {m:g}": out(
             var, m * running_mean + (1 - m) * mean, m * running_var + (1 - m) * unbiased
         ),
         "the running variance stores the unbiased variance of the batch (N/(N−1) times "

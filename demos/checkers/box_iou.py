@@ -9,7 +9,8 @@ continuous coordinates: area (x2 − x1)·(y2 − y1), no +1.
 Cases, in float64: one box against hand-worked overlaps (1/7, 1/4, 1), disjoint
 boxes (0), boxes that only touch along an edge or a corner (0), nested boxes,
 seeded random sets, large coordinates (~1e4), integer coordinates, zero-area
-boxes (IoU 0, no nan) and an empty second set (shape (N, 0)).
+boxes (IoU 0, no nan) and an empty set on either side (shapes (N, 0) and
+(0, N)). Every case also checks that the caller's arrays are unchanged.
 
 Recognized mistakes: the +1 pixel convention (x2 − x1 + 1), the intersection's
 width and height not clamped at 0, or only their product clamped (two negative
@@ -67,7 +68,7 @@ def run(check, fn) -> None:
             [[1, 1, 1, 5], [3, 3, 3, 3], [0, 0, 4, 4]],
             [[1, 1, 1, 5], [3, 3, 3, 3], [0, 0, 4, 4]],
         ),
-        ("no boxes in boxes2 (M=0)", [[0, 0, 2, 2], [1, 1, 3, 3]], np.zeros((0, 4))),
+        ("no boxes on one side (M=0, then N=0)", [[0, 0, 2, 2], [1, 1, 3, 3]], np.zeros((0, 4))),
     ]
     for k, (name, a, b) in enumerate(cases):
         check.reseed(k)
@@ -76,18 +77,38 @@ def run(check, fn) -> None:
             a, b = _random_boxes(np, a, offset), _random_boxes(np, b, offset)
         dtype = np.int64 if name.startswith("integer") else np.float64
         a, b = np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype)
-        expected = reference(
-            torch, torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+        pairs = [(a, b), (b, a)] if not len(b) else [(a, b)]  # empty: both ways round
+        expected = tuple(
+            reference(
+                torch, torch.tensor(p, dtype=torch.float64), torch.tensor(q, dtype=torch.float64)
+            ).numpy()
+            for p, q in pairs
         )
+
+        def call(pairs=pairs):
+            return tuple(_unchanged_call(np, fn, p, q) for p, q in pairs)
+
         check.compare(
             name,
-            lambda a=a, b=b: fn(a.copy(), b.copy()),
-            expected.numpy(),
+            call,
+            expected if len(expected) > 1 else expected[0],
             inputs=f"boxes1: {_show(np, a)}; boxes2: {_show(np, b)}",
             atol=1e-9,
             rtol=1e-7,
             mistakes=_mistakes(np, a.astype(np.float64), b.astype(np.float64)),
         )
+
+
+def _unchanged_call(np, fn, a, b):
+    """fn on copies of a and b, which must be left as they were (the task says so)."""
+    from quizcnn.checkkit import UserError
+
+    given_a, given_b = a.copy(), b.copy()
+    out = fn(given_a, given_b)
+    for name, given, original in (("boxes1", given_a, a), ("boxes2", given_b, b)):
+        if not np.array_equal(given, original):
+            raise UserError(f"{name} was modified in place: leave the inputs as they were")
+    return out
 
 
 def _random_boxes(np, n, offset):

@@ -17,28 +17,35 @@ from __future__ import annotations
 
 FUNCTION = "group_norm"
 
-# name, shape, G, affine, scale, shift
+# name, shape, G, affine ("both", "weight" alone, "none"), scale, shift, eps
 CASES = [
-    ("C=6, G=2", (2, 6, 4, 4), 2, True, 1.0, 0.0),
-    ("C=6, G=3, non-square 3x5 maps", (2, 6, 3, 5), 3, True, 1.0, 0.0),
-    ("G=1 (LayerNorm over C, H, W)", (3, 4, 3, 3), 1, True, 1.0, 0.0),
-    ("G=C=4 (InstanceNorm)", (2, 4, 3, 4), 4, True, 1.0, 0.0),
-    ("batch of one, C=8, G=4", (1, 8, 2, 3), 4, True, 1.0, 0.0),
-    ("1x1 maps, C=8, G=4 (two values per group)", (3, 8, 1, 1), 4, True, 1.0, 0.0),
-    ("weight and bias None, C=6, G=2", (2, 6, 3, 3), 2, False, 1.0, 0.0),
-    ("large magnitudes (x·1e3 + 1e4), C=4, G=2", (2, 4, 3, 3), 2, True, 1e3, 1e4),
+    ("C=6, G=2", (2, 6, 4, 4), 2, "both", 1.0, 0.0, 1e-5),
+    ("C=6, G=3, non-square 3x5 maps", (2, 6, 3, 5), 3, "both", 1.0, 0.0, 1e-5),
+    ("G=1 (LayerNorm over C, H, W)", (3, 4, 3, 3), 1, "both", 1.0, 0.0, 1e-5),
+    ("G=C=4 (InstanceNorm)", (2, 4, 3, 4), 4, "both", 1.0, 0.0, 1e-5),
+    (
+        "batch of one, C=8, G=4; weight without bias, eps 1e-3",
+        (1, 8, 2, 3),
+        4,
+        "weight",
+        1.0,
+        0.0,
+        1e-3,
+    ),
+    ("1x1 maps, C=8, G=4 (two values per group)", (3, 8, 1, 1), 4, "both", 1.0, 0.0, 1e-5),
+    ("weight and bias None, C=6, G=2", (2, 6, 3, 3), 2, "none", 1.0, 0.0, 1e-5),
+    ("large magnitudes (x·1e3 + 1e4), C=4, G=2", (2, 4, 3, 3), 2, "both", 1e3, 1e4, 1e-5),
 ]
 
 
 def run(check, fn) -> None:
     np, torch = check.np, check.torch
-    eps = 1e-5
-    for k, (name, shape, groups, affine, scale, shift) in enumerate(CASES):
+    for k, (name, shape, groups, affine, scale, shift, eps) in enumerate(CASES):
         check.reseed(k)
         c = shape[1]
         x = np.random.randn(*shape) * scale + shift
-        weight = np.random.rand(c) + 0.5 if affine else None
-        bias = np.random.randn(c) if affine else None
+        weight = np.random.rand(c) + 0.5 if affine != "none" else None
+        bias = np.random.randn(c) if affine == "both" else None
         expected = torch.nn.functional.group_norm(
             torch.tensor(x),
             groups,
@@ -46,14 +53,15 @@ def run(check, fn) -> None:
             None if bias is None else torch.tensor(bias),
             eps=eps,
         ).numpy()
+        shown = {"both": f"weight, bias: ({c},)", "none": "weight, bias: None"}
         inputs = (
             f"x: {shape} float64, scale {scale:g}, shift {shift:g}; num_groups={groups}; "
-            f"weight, bias: {'(' + str(c) + ',)' if affine else 'None'}; eps={eps:g}"
+            f"{shown.get(affine, f'weight: ({c},), bias: None')}; eps={eps:g}"
         )
         args = (x.copy(), groups, _copy(weight), _copy(bias))
         check.compare(
             name,
-            lambda args=args: fn(*args, eps=eps),
+            lambda args=args, eps=eps: fn(*args, eps=eps),
             expected,
             inputs=inputs,
             atol=1e-9,

@@ -11,8 +11,8 @@ standard deviation of each draw must lie within 5 standard errors (σ/√(2n)) o
 gain/√fan; on one large draw, the mean within 5 standard errors (σ/√n) of 0 and
 the kurtosis within 5 standard errors (√(24/n)) of 3, the normal's (a uniform
 has 1.8). A right solution fails a case with probability below 1e-5. Last, two
-calls with identically seeded Generators must return the same array: the draw
-comes from the rng passed in.
+calls with identically seeded Generators must return the same array, and a
+differently seeded one another: the draw comes from the rng passed in.
 
 Recognized mistakes: the fan without the receptive field (shape[1] alone on a
 conv weight), gain 1 instead of √2 (or √2 on a linear layer), fan_in and fan_out
@@ -90,19 +90,23 @@ def run(check, fn) -> None:
         hint="kaiming_normal draws from a normal distribution (kurtosis 3)",
     )
 
-    same, error = False, ""
+    same = differs = False
+    error = ""
     try:
         first = _draw(np, fn, (64, 32), 7, "fan_in", "relu")
         same = bool(np.array_equal(first, _draw(np, fn, (64, 32), 7, "fan_in", "relu")))
+        differs = not np.array_equal(first, _draw(np, fn, (64, 32), 8, "fan_in", "relu"))
     except Exception as exc:  # the cases above report the error itself
         error = f" (the call raised {type(exc).__name__})"
+    got = "the same array twice" if same else "two different arrays from the same seed"
     check.holds(
         "the draw comes from the rng passed in",
-        same,
-        inputs="shape=(64, 32), called twice, each time with np.random.default_rng(7)",
-        expected="the same array both times",
-        got=("the same array" if same else "two different arrays") + error,
-        hint="draw with the Generator passed as rng (rng.normal), not np.random or torch",
+        same and differs,
+        inputs="shape=(64, 32), twice with np.random.default_rng(7), then with seed 8",
+        expected="the same array for seed 7 both times, another one for seed 8",
+        got=(got if not same or differs else "the same array for seeds 7 and 8") + error,
+        hint="draw with the Generator passed as rng (rng.normal), not np.random, torch "
+        "or a Generator of your own",
     )
 
 

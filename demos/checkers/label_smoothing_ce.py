@@ -28,7 +28,7 @@ CASES = [
     ("two classes (K = 2), ε = 0.2", 6, 2, 0.2, "normal"),
     ("ε = 0 (plain cross-entropy)", 5, 4, 0.0, "normal"),
     ("batch of one, K = 10, ε = 0.1", 1, 10, 0.1, "normal"),
-    ("large logits (±1000), ε = 0.1", 4, 3, 0.1, "large"),
+    ("large logits (±1000, one row 2000 lower), ε = 0.1", 4, 3, 0.1, "large"),
     ("ε = 1 (a uniform target)", 5, 4, 1.0, "normal"),
     ("random logits (16, 7), ε = 0.3", 16, 7, 0.3, "normal"),
 ]
@@ -43,6 +43,7 @@ def run(check, fn) -> None:
         t = np.random.randint(0, c, size=n).astype(np.int64)
         if values == "large":
             z = np.random.uniform(-1000.0, 1000.0, size=(n, c))
+            z[-1] -= 2000.0  # a row far below the others: the max is taken per row
         else:
             z = np.random.randn(n, c) * 2.0
         expected = torch.nn.functional.cross_entropy(

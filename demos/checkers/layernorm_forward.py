@@ -16,36 +16,52 @@ from __future__ import annotations
 
 FUNCTION = "layer_norm"
 
-# name, x shape, normalized_shape, affine, scale, shift
+# name, x shape, normalized_shape, affine ("both", "weight" alone, "none"), scale, shift, eps
 CASES = [
-    ("(N, D) = (8, 16)", (8, 16), (16,), True, 1.0, 0.0),
-    ("(B, T, D) = (2, 5, 12)", (2, 5, 12), (12,), True, 1.0, 0.0),
-    ("(N, C, H, W), normalized over (C, H, W)", (2, 3, 4, 5), (3, 4, 5), True, 1.0, 0.0),
-    ("(N, C, H, W), normalized over W only", (2, 3, 4, 6), (6,), True, 1.0, 0.0),
-    ("batch of one, (1, 10)", (1, 10), (10,), True, 1.0, 0.0),
-    ("weight and bias None, (4, 2, 3, 3) over (2, 3, 3)", (4, 2, 3, 3), (2, 3, 3), False, 1.0, 0.0),
-    ("large magnitudes (x·1e3 + 1e4)", (6, 7), (7,), True, 1e3, 1e4),
+    ("(N, D) = (8, 16)", (8, 16), (16,), "both", 1.0, 0.0, 1e-5),
+    ("(B, T, D) = (2, 5, 12)", (2, 5, 12), (12,), "both", 1.0, 0.0, 1e-5),
+    ("(N, C, H, W), normalized over (C, H, W)", (2, 3, 4, 5), (3, 4, 5), "both", 1.0, 0.0, 1e-5),
+    (
+        "(N, C, H, W) over W only; weight without bias, eps 1e-3",
+        (2, 3, 4, 6),
+        (6,),
+        "weight",
+        1.0,
+        0.0,
+        1e-3,
+    ),
+    ("batch of one, (1, 10)", (1, 10), (10,), "both", 1.0, 0.0, 1e-5),
+    (
+        "weight and bias None, (4, 2, 3, 3) over (2, 3, 3)",
+        (4, 2, 3, 3),
+        (2, 3, 3),
+        "none",
+        1.0,
+        0.0,
+        1e-5,
+    ),
+    ("large magnitudes (x·1e3 + 1e4)", (6, 7), (7,), "both", 1e3, 1e4, 1e-5),
 ]
 
 
 def run(check, fn) -> None:
     np, torch = check.np, check.torch
-    eps = 1e-5
-    for k, (name, shape, normalized, affine, scale, shift) in enumerate(CASES):
+    for k, (name, shape, normalized, affine, scale, shift, eps) in enumerate(CASES):
         check.reseed(k)
         x = np.random.randn(*shape) * scale + shift
-        weight = np.random.rand(*normalized) + 0.5 if affine else None
-        bias = np.random.randn(*normalized) if affine else None
+        weight = np.random.rand(*normalized) + 0.5 if affine != "none" else None
+        bias = np.random.randn(*normalized) if affine == "both" else None
         expected = _reference(torch, x, normalized, weight, bias, eps)
+        shown = {"both": f"weight, bias: shape {normalized}", "none": "weight, bias: None"}
         inputs = (
             f"x: {shape} float64, scale {scale:g}, shift {shift:g}; normalized_shape="
-            f"{normalized}; weight, bias: {'shape ' + str(normalized) if affine else 'None'}; "
+            f"{normalized}; {shown.get(affine, f'weight: shape {normalized}, bias: None')}; "
             f"eps={eps:g}"
         )
         args = (x.copy(), normalized, _copy(weight), _copy(bias))
         check.compare(
             name,
-            lambda args=args: fn(*args, eps=eps),
+            lambda args=args, eps=eps: fn(*args, eps=eps),
             expected,
             inputs=inputs,
             atol=1e-9,

@@ -4,8 +4,10 @@ Checks ``log_softmax(z, axis=-1)`` against ``torch.log_softmax(z, dim=axis)`` in
 float64 (atol 1e-10, rtol 1e-10). Cases, in order: small random logits (every
 formula passes them), very negative logits (entries near −1000 next to small
 ones: their probability underflows to 0, so log(softmax(z)) is −inf while the
-right answer is about −1000), very positive logits (+1000: exp overflows unless
-the max is subtracted), a row of equal values (−log C everywhere), a batch of
+right answer is about −1000; and a whole row near −1000, so the max must be taken
+per row, not over the whole array), very positive logits (+1000: exp overflows
+unless the max is subtracted; one row mixes +1000 and −1000, so shifting by the
+mean is not enough), a row of equal values (−log C everywhere), a batch of
 one, a 3-D input over axis 0 and over the middle axis. Shapes are non-square,
 so a wrong axis never gives the right numbers.
 
@@ -22,8 +24,8 @@ FUNCTION = "log_softmax"
 # name, shape, axis, values
 CASES = [
     ("random logits (4, 5), axis=-1", (4, 5), -1, "normal"),
-    ("very negative logits (−1000)", (3, 4), -1, "negative"),
-    ("very positive logits (+1000)", (3, 4), -1, "positive"),
+    ("very negative logits (−1000), one whole row", (3, 4), -1, "negative"),
+    ("very positive logits (+1000), one row ±1000", (3, 4), -1, "positive"),
     ("a row of equal values (ties)", (2, 6), -1, "ties"),
     ("batch of one (1, 7)", (1, 7), -1, "normal"),
     ("3-D input (2, 3, 4), axis=0", (2, 3, 4), 0, "normal"),
@@ -60,8 +62,10 @@ def _logits(np, shape, values):
     z = np.random.randn(*shape) * 2.0
     if values == "negative":
         z[:, 1:3] = -1000.0 + np.random.randn(shape[0], 2)  # next to small logits in column 0
+        z[-1] = -1000.0 + np.random.randn(shape[1])  # a row far below the others: no global max
     elif values == "positive":
         z = 1000.0 + np.random.randn(*shape) * 3.0
+        z[-1, 1::2] -= 2000.0  # +1000 next to −1000 in one row: no shift by the mean
     elif values == "ties":
         z[0, :] = -2.5
     return z
@@ -70,8 +74,8 @@ def _logits(np, shape, values):
 def _describe(values: str) -> str:
     return {
         "normal": "standard normal × 2",
-        "negative": "columns 1-2 ≈ −1000, the rest standard normal × 2",
-        "positive": "1000 + standard normal × 3",
+        "negative": "columns 1-2 and the last row ≈ −1000, the rest standard normal × 2",
+        "positive": "1000 + standard normal × 3, every other entry of the last row −1000",
         "ties": "row 0 all equal to −2.5",
     }[values]
 

@@ -1,7 +1,7 @@
 """Max pooling forward and backward in numpy, overlapping windows and ties included
 
-The user's file defines two functions: ``maxpool2d_forward(x, k, stride)`` -> out
-and ``maxpool2d_backward(dout, x, k, stride)`` -> dx, on x of shape (N, C, H, W),
+The user's file defines two functions: ``maxpool2d_forward(x, k, stride=None)`` -> out
+and ``maxpool2d_backward(dout, x, k, stride=None)`` -> dx, on x of shape (N, C, H, W),
 no padding, floor mode. The forward pass is compared with
 ``torch.nn.functional.max_pool2d``, the backward pass with autograd's gradient of
 it (x.grad after out.backward(dout)), in float64, exactly up to 1e-12.
@@ -10,7 +10,7 @@ Cases: non-overlapping 2x2 windows, an all-negative input, overlapping 3x3
 windows at stride 2, odd sizes whose last row and column no window covers,
 overlapping windows at stride 1 and 2 in the backward pass (an input that is the
 max of several windows sums their gradients), ties between small integers, and
-a constant input. On ties PyTorch's CPU kernel keeps the FIRST maximum of the
+a constant input; two cases leave stride out (it defaults to k). On ties PyTorch's CPU kernel keeps the FIRST maximum of the
 window in row-major order (a later value replaces it only if strictly larger),
 and the whole gradient of that output goes to that one element.
 
@@ -32,14 +32,14 @@ CASES = [
     ("forward, all-negative input", "forward", (2, 2, 4, 4), 2, 2, "negative"),
     ("forward, 3x3 stride 2 (overlapping)", "forward", (2, 2, 7, 7), 3, 2, "normal"),
     (
-        "forward, odd size 5x7 (last row and column dropped)",
+        "forward, odd size 5x7 (last row and column dropped), stride left out",
         "forward",
         (1, 2, 5, 7),
         2,
-        2,
+        None,
         "normal",
     ),
-    ("backward, 2x2 stride 2", "backward", (2, 3, 6, 6), 2, 2, "normal"),
+    ("backward, 2x2, stride left out (it is k)", "backward", (2, 3, 6, 6), 2, None, "normal"),
     (
         "backward, 3x3 stride 2 (overlapping windows add up)",
         "backward",
@@ -65,15 +65,18 @@ CASES = [
 def run(check, fn) -> None:
     np, torch = check.np, check.torch
     forward = _user_forward(fn)
-    for k, (name, which, shape, size, stride, kind) in enumerate(CASES):
+    for k, (name, which, shape, size, given, kind) in enumerate(CASES):
         check.reseed(k)
         x = _input(np, kind, shape)
+        stride = size if given is None else given  # None: the call leaves stride out
+        strides = () if given is None else (given,)
         out, grad, dout = _reference(np, torch, x, size, stride)
-        inputs = f"x: {shape} float64 ({kind} values), k={size}, stride={stride}"
+        shown = "stride not given" if given is None else f"stride={given}"
+        inputs = f"x: {shape} float64 ({kind} values), k={size}, {shown}"
         if which == "forward":
             check.compare(
                 name,
-                lambda x=x, size=size, stride=stride: forward(x.copy(), size, stride),
+                lambda x=x, size=size, strides=strides: forward(x.copy(), size, *strides),
                 out,
                 inputs=inputs,
                 atol=1e-12,
@@ -83,8 +86,8 @@ def run(check, fn) -> None:
         else:
             check.compare(
                 name,
-                lambda x=x, dout=dout, size=size, stride=stride: fn(
-                    dout.copy(), x.copy(), size, stride
+                lambda x=x, dout=dout, size=size, strides=strides: fn(
+                    dout.copy(), x.copy(), size, *strides
                 ),
                 grad,
                 inputs=f"{inputs}; dout: {tuple(dout.shape)} standard normal",

@@ -13,7 +13,9 @@ Cases: two hand-made clusters with a neighbouring object, a chain in which a
 suppressed box must not suppress anything, an IoU exactly equal to the
 threshold (0.25, kept), tied scores, threshold 0 (any overlap suppresses,
 touching boxes stay), threshold 1 (nothing is suppressed, duplicates
-included), a single box, no boxes, and two seeded random sets of 40 boxes.
+included), two identical zero-area boxes beside a normal one (their union is 0,
+so their IoU is 0 and both stay; a 0/0 = nan must not drop one), no boxes, and
+two seeded random sets of 40 boxes.
 
 Recognized mistakes: boxes visited in index order (no sort by score),
 suppressing at IoU ≥ threshold instead of >, suppressing against every earlier
@@ -97,7 +99,12 @@ def run(check, fn) -> None:
             [0.6, 0.9, 0.7, 0.8],
             1.0,
         ),
-        ("a single box", [[3, 4, 8, 9]], [0.42], 0.5),
+        (
+            "a box and two identical zero-area boxes (IoU 0: all kept)",
+            [[3, 4, 8, 9], [1, 1, 1, 5], [1, 1, 1, 5]],
+            [0.42, 0.9, 0.8],
+            0.5,
+        ),
         ("random boxes, N=40, threshold 0.5", 40, None, 0.5),
         ("random boxes, N=40, threshold 0.3", 40, None, 0.3),
         ("no boxes", np.zeros((0, 4)), [], 0.5),

@@ -11,7 +11,9 @@ mask row allows at least one key and forbids at least one, so no row is empty.
 
 Cases: a single sequence, batch and heads, more keys than queries with
 dv ≠ d, a large head size (d = 512), an (L, S) mask broadcast over batch and
-heads, a full (B, H, L, S) mask, scores of ±1000 and a single key.
+heads, a full (B, H, L, S) mask, scores of ±1000, a single key, and 2-D inputs
+with no batch dimensions at all (a mask (L, S) then broadcasts over nothing).
+Every case checks that q, k, v and the mask are left unchanged.
 
 Recognized mistakes: no 1/√d scaling, 1/d instead of 1/√d, the softmax over
 the queries' axis (-2) instead of the keys' (-1), the mask's polarity
@@ -54,6 +56,14 @@ def run(check, fn) -> None:
         ),
         ("scores of ±1000 (large logits)", (2, 2, 5, 64), (2, 2, 5, 64), (2, 2, 5, 64), None, 30.0),
         ("a single key (S = 1)", (3, 4, 8), (3, 1, 8), (3, 1, 5), None, 1.0),
+        (
+            "no batch dimensions: q (4, 8), k and v (3, ·), mask (4, 3)",
+            (4, 8),
+            (3, 8),
+            (3, 5),
+            (4, 3),
+            1.0,
+        ),
     ]
     for i, (name, qs, ks, vs, ms, scale) in enumerate(cases):
         check.reseed(i)
@@ -71,11 +81,22 @@ def run(check, fn) -> None:
         )
         if scale != 1.0:
             described += f"; q and k ×{scale:g}"
+
+        def call(q=q, k=k, v=v, mask=mask):
+            given = [q.clone(), k.clone(), v.clone(), None if mask is None else mask.clone()]
+            out = fn(*given)
+            for label, after, before in zip(
+                ("q", "k", "v", "mask"), given, (q, k, v, mask), strict=True
+            ):
+                if before is not None and not torch.equal(after, before):
+                    from quizcnn.checkkit import UserError
+
+                    raise UserError(f"{label} was modified in place: leave the inputs as they were")
+            return out
+
         check.compare(
             name,
-            lambda q=q, k=k, v=v, mask=mask: fn(
-                q.clone(), k.clone(), v.clone(), None if mask is None else mask.clone()
-            ),
+            call,
             expected,
             inputs=described,
             atol=1e-9,

@@ -6,7 +6,8 @@ then logits of ±1000, where exp overflows to inf (and a row of only −1000
 underflows to 0/0), a row of equal values (ties: every entry 1/C), a batch of
 one, a 3-D input over its last axis and over axis 0, and float32 logits.
 Every shape is non-square, so normalizing over the wrong axis gives the wrong
-numbers or an error, never the right answer by chance.
+numbers or an error, never the right answer by chance. Every case also checks
+that z is unchanged afterwards (the task says to leave it so).
 
 Recognized mistakes: no max subtraction (inf/inf = nan on large logits), the
 max taken over the whole array instead of along the axis, normalizing over the
@@ -40,9 +41,19 @@ def run(check, fn) -> None:
         check.reseed(k)
         z = _logits(np, shape, values)
         expected = torch.softmax(torch.from_numpy(z.copy()), dim=axis).numpy()
+
+        def call(z=z, axis=axis):
+            given = z.copy()
+            out = fn(given, axis=axis)
+            if not np.array_equal(given, z):  # the task: leave z unchanged
+                from quizcnn.checkkit import UserError
+
+                raise UserError("z was modified in place: compute a new array and return it")
+            return out
+
         check.compare(
             name,
-            lambda z=z, axis=axis: fn(z.copy(), axis=axis),
+            call,
             expected,
             inputs=f"z: {shape} {z.dtype} ({_describe(values)}); axis={axis}",
             atol=1e-6 if values == "float32" else 1e-12,
