@@ -837,3 +837,11 @@ PROBED = [
 @pytest.mark.parametrize("card_id, text, case", PROBED, ids=[f"{c}: {w}" for c, _, w in PROBED])
 def test_a_probed_slip_fails_at_its_case(card_id, text, case, tmp_path):
     assert_fails_first_at(check_code(card_id, text, tmp_path), case)
+
+
+def test_a_size_returned_as_a_float_fails_at_the_int_case(tmp_path):
+    """Right numbers, wrong type: `... // stride + 1.0` is 3.0, and a size is an int."""
+    text = variant(SIZE, ("// stride + 1", "// stride + 1.0"))
+    assert_fails_first_at(
+        check_code("impl-conv-output-size", text, tmp_path), "the result is an int"
+    )

@@ -5,7 +5,8 @@ against the shape that ``torch.nn.functional.conv2d`` actually produces, on a
 grid of settings per case: stride 1, strides that do not divide evenly, padding,
 dilation alone and with stride and padding, windows that just fit (output 1),
 and an ImageNet stem. Each case calls the function once per setting and compares
-the list of sizes exactly.
+the list of sizes exactly; a last case checks that a size comes back as an int
+(right numbers as floats, 3.0, are not a size).
 
 Recognized mistakes: ignoring the dilation (a dilated kernel spans d·(k − 1) + 1
 inputs), rounding up instead of down, true division instead of floor division,
@@ -64,6 +65,10 @@ def run(check, fn) -> None:
             mistakes=_mistakes(settings),
         )
 
+    _returns_an_int(
+        check, lambda: fn(224, 7, stride=2, padding=3, dilation=1), "h=224, k=7, s=2, p=3, d=1"
+    )
+
 
 def _torch_size(torch, h, kernel, stride, padding, dilation) -> int:
     """The height of what F.conv2d returns on an (1, 1, h, 1) input."""
@@ -99,3 +104,22 @@ def _mistakes(settings) -> dict:
             lambda h, k, s, p, d: (h + p - d * (k - 1) - 1) // s + 1
         ),
     }
+
+
+def _returns_an_int(check, call, shown: str) -> None:
+    """The task's function returns an int (it counts positions): 3.0 is not one."""
+    import numbers
+
+    try:
+        value = call()
+    except Exception as exc:  # the cases above report the error itself
+        value = exc
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    check.holds(
+        "the result is an int",
+        ok,
+        inputs=shown,
+        expected="an int",
+        got=f"{value!r} ({type(value).__name__})",
+        hint="" if ok else "return an int: a count of positions (floor division // keeps it one)",
+    )
