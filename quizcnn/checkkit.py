@@ -6,8 +6,9 @@ Inside ``run`` it draws seeded random inputs and edge cases, computes the torch
 reference, and records each case with ``check.compare``: the user's function is
 called there, its output compared with the reference at a stated tolerance,
 and a classic mistake recognized when the output matches it instead (``mistakes``
-maps a hint to what that mistake would have returned). The first failing case
-is reported in full; every case is reported, passed or not.
+maps a hint to what that mistake would have returned). ``check.untouched`` calls
+the user's function on copies and fails the case if it changed one of them. The
+first failing case is reported in full; every case is reported, passed or not.
 
 Like proofkit, this module does not import torch at import time: the app reads
 reports without it, and only the checker's child process pays for torch.
@@ -142,6 +143,23 @@ class Check:
                 recognized or hint,
             )
         )
+
+    def untouched(self, fn: Callable, names: tuple[str, ...], inputs: tuple, **kwargs) -> Any:
+        """``fn(*copies of inputs, **kwargs)`` for a ``compare`` call: a UserError (the case
+        fails, naming the argument) if fn changed a copy, since every task says to leave
+        the caller's arrays as they were. A None input is passed as None."""
+        import copy
+
+        given = [copy.deepcopy(a) for a in inputs]  # numpy arrays and torch tensors alike
+        out = fn(*given, **kwargs)
+        np = self.np
+        for name, after, before in zip(names, given, inputs, strict=True):
+            if before is not None and not np.array_equal(np.asarray(after), np.asarray(before)):
+                raise UserError(
+                    f"{name} was modified in place: leave the inputs as they were and "
+                    "return new arrays"
+                )
+        return out
 
     def holds(
         self, name: str, condition: bool, *, inputs: str, expected: str, got: str, hint: str = ""
