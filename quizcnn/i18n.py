@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from quizcnn.cards import Card, Point
-from quizcnn.languages import LANGUAGES, parse_language  # noqa: F401 (re-exported)
 
 TRANSLATED_FIELDS = ("question", "answer", "explanation", "choices", "points", "task")
 

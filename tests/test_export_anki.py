@@ -494,7 +494,7 @@ def test_a_timed_note_writes_the_rows_genanki_itself_writes(tmp_path):
 
     from genanki.apkg_schema import APKG_SCHEMA
 
-    from quizcnn.export.anki import TimedNote, quizcnn_model
+    from quizcnn.export.anki import CARD_INSERT, NOTE_INSERT, TimedNote, quizcnn_model
 
     model = quizcnn_model(T0)
     fields = ["<b>front</b>", "back", "<p>why</p>", "proof", "sources", "ax-id"]
@@ -508,7 +508,9 @@ def test_a_timed_note_writes_the_rows_genanki_itself_writes(tmp_path):
             note = genanki.Note(model=model, fields=fields, tags=tags, guid="g#1", due=7)
             note.write_to_db(db.cursor(), T0 + 60, 42, ids)
         else:
-            TimedNote(model, fields, tags, "g#1", 7, T0 + 60).write_to_db(db.cursor(), 0, 42, ids)
+            note, card = TimedNote(model, fields, tags, "g#1", 7, T0 + 60).rows(42, ids)
+            db.execute(NOTE_INSERT, note)
+            db.execute(CARD_INSERT, card)
         rows.append(
             (
                 db.execute("SELECT * FROM notes").fetchall(),

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from quizcnn.bank import load_bank, load_translations, localized
 from quizcnn.cli import app
 from quizcnn.grading import expected, parse_number, verdict
-from quizcnn.i18n import parse_language, source_hash
+from quizcnn.i18n import source_hash
+from quizcnn.languages import parse_language
 
 FIXTURE = Path(__file__).parent / "fixtures" / "i18nbank"
 runner = CliRunner()

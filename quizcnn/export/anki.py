@@ -106,8 +106,8 @@ CSS = """\
 """
 
 
-# genanki stamps every note and the note type with one package-wide time; these
-# subclasses give each its own, which is what makes updates selective.
+# genanki stamps every note and the note type with one package-wide time; TimedNote and
+# TimedModel give each its own, which is what makes updates selective.
 class TimedNote:
     """A note as genanki writes one, with its own modification time (``mod``, Unix
     seconds): its row and its one card's (the quizcnn note type has one template).
@@ -118,7 +118,7 @@ class TimedNote:
     text) and resolves three properties on the way, about a quarter of what an
     export of 10,000 notes adds to genanki's own time. The rows are genanki's,
     value for value: tests/test_export_anki.py writes a note both ways and
-    compares them, and holds genanki's HTML-tag check silent on every field of
+    compares the rows, and holds genanki's HTML-tag check silent on every field of
     the shipped bank."""
 
     __slots__ = ("model", "fields", "tags", "guid", "due", "mod")
@@ -135,11 +135,6 @@ class TimedNote:
         card = (next(id_gen), note_id, deck_id, 0, self.mod, -1, 0, 0, self.due)  # .. queue, due
         card += (0, 0, 0, 0, 0, 0, 0, 0, "")  # ivl, factor, reps, lapses, left, odue, odid, ..
         return note, card
-
-    def write_to_db(self, cursor, timestamp, deck_id, id_gen):
-        note, card = self.rows(deck_id, id_gen)
-        cursor.execute(NOTE_INSERT, note)
-        cursor.execute(CARD_INSERT, card)
 
 
 NOTE_INSERT = "INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);"  # genanki's statements
